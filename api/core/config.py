@@ -1,0 +1,52 @@
+"""All configuration, read from the environment in this one place (ARCHITECTURE §3)."""
+
+from __future__ import annotations
+
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Javumbo's settings; every field is the environment variable ``JAVUMBO_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="JAVUMBO_", extra="ignore", frozen=True)
+
+    backend: Literal["local", "aws"] = "local"
+    data_dir: Path = Path(".javumbo")
+    bucket: str | None = None
+    users_table: str | None = None
+    auth_table: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_secret_arn: str | None = None
+    cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "javumbo-cache")
+    cache_max_bytes: int = Field(default=256 * MiB, gt=0)
+
+    @model_validator(mode="after")
+    def _aws_needs_its_resources(self) -> Self:
+        if self.backend != "aws":
+            return self
+        missing = [
+            f"JAVUMBO_{name.upper()}"
+            for name in ("bucket", "users_table", "auth_table")
+            if not getattr(self, name)
+        ]
+        if self.jwt_secret is None and not self.jwt_secret_arn:
+            missing.append("JAVUMBO_JWT_SECRET or JAVUMBO_JWT_SECRET_ARN")
+        if missing:
+            raise ValueError(
+                "JAVUMBO_BACKEND=aws needs these environment variables: " + ", ".join(missing)
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

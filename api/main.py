@@ -1,0 +1,72 @@
+"""The composition root: reads the settings and wires concrete classes together.
+
+Building the services is deferred to the first request that needs them, so importing
+this module (a Lambda cold start) creates no AWS client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from api.core.config import Settings, get_settings
+from api.errors import install_error_handlers
+from api.routes import health
+from api.services import Services
+from storage.cache import DiskCache
+from storage.objects import ObjectStore
+from storage.session import S3SQLiteSession
+
+
+def build_object_store(settings: Settings) -> ObjectStore:
+    if settings.backend == "aws":
+        from storage.s3 import S3ObjectStore, make_s3_client
+
+        assert settings.bucket is not None  # guaranteed by Settings validation
+        return S3ObjectStore(make_s3_client(), settings.bucket)
+    from storage.local import LocalObjectStore
+
+    return LocalObjectStore(settings.data_dir / "objects")
+
+
+def build_services(settings: Settings) -> Services:
+    store = build_object_store(settings)
+    cache = DiskCache(settings.cache_dir, settings.cache_max_bytes)
+    return Services(session=S3SQLiteSession(store, cache))
+
+
+class LazyServices:
+    """Builds ``Services`` once, on first use, from any thread."""
+
+    def __init__(self, factory: Callable[[], Services]) -> None:
+        self._factory = factory
+        self._services: Services | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Services:
+        if self._services is None:
+            with self._lock:
+                if self._services is None:
+                    self._services = self._factory()
+        return self._services
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Javumbo",
+        summary="Anki-compatible flashcards: one real Anki collection per learner, kept in S3.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.services = LazyServices(
+        (lambda: services) if services is not None else (lambda: build_services(settings))
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

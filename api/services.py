@@ -1,0 +1,12 @@
+"""The concrete objects a request works with, built once per process on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.session import S3SQLiteSession
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    session: S3SQLiteSession

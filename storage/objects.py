@@ -1,0 +1,99 @@
+"""The object-store contract shared by S3 and the local directory backend.
+
+Both implementations give the same answers for the same calls, so the session code
+above them is identical on both backends and one contract test suite covers both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class StorageError(Exception):
+    """Base class of every storage failure."""
+
+
+class ObjectNotFound(StorageError):
+    """The key does not exist."""
+
+
+class PreconditionFailed(StorageError):
+    """A conditional write was refused: the object changed (or exists) since it was read.
+
+    S3 answers 412 Precondition Failed, or 409 ConditionalRequestConflict when two
+    conditional writes race; both mean "someone else wrote first".
+    """
+
+
+class StoreUnavailable(StorageError):
+    """The store failed or could not be reached; the operation may be retried later."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a HEAD tells: the current ETag (quoted, as S3 sends it) and the size."""
+
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """An object's bytes with the ETag they were stored under."""
+
+    body: bytes
+    etag: str
+
+
+# A sentinel result of a conditional GET whose ETag still matches.
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    etag: str
+
+
+# Value for ``put(..., if_none_match=...)``: only create, never overwrite.
+ANY_ETAG = "*"
+
+
+def normalise_etag(etag: str) -> str:
+    """ETags compare without their quotes and without a weak prefix."""
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag.strip('"')
+
+
+class ObjectStore(Protocol):
+    """A key/value store of whole objects with S3's conditional-request semantics."""
+
+    def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject | NotModified:
+        """Return the object, or ``NotModified`` when its ETag equals ``if_none_match``.
+
+        Raises ``ObjectNotFound`` when the key does not exist.
+        """
+        ...
+
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> str:
+        """Store ``body`` and return its new ETag.
+
+        ``if_match``: only if the current ETag equals it; ``if_none_match=ANY_ETAG``:
+        only if the key does not exist. A refused condition raises
+        ``PreconditionFailed``; ``if_match`` on a missing key raises ``ObjectNotFound``.
+        """
+        ...
+
+    def head(self, key: str) -> ObjectInfo:
+        """Return the current ETag and size; raises ``ObjectNotFound``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the key; deleting a missing key is not an error."""
+        ...

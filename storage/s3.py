@@ -1,0 +1,125 @@
+"""The object store on Amazon S3 (or any S3-compatible endpoint)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from storage.objects import (
+    ANY_ETAG,
+    NotModified,
+    ObjectInfo,
+    ObjectNotFound,
+    PreconditionFailed,
+    StoredObject,
+    StoreUnavailable,
+)
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+# 409 ConditionalRequestConflict: another conditional write to the key is in flight.
+_CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+
+
+def make_s3_client() -> S3Client:
+    """An S3 client that honours the standard AWS_* variables (AWS_ENDPOINT_URL too).
+
+    Timeouts are short because a request waits on this; botocore's standard retry
+    mode retries throttling and 5xx answers a few times before we give up.
+    """
+    config = Config(
+        connect_timeout=3,
+        read_timeout=15,
+        retries={"mode": "standard", "max_attempts": 3},
+        # Custom endpoints (moto, MinIO, ...) rarely resolve bucket subdomains.
+        s3={"addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"},
+    )
+    return boto3.session.Session().client("s3", config=config)
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+class S3ObjectStore:
+    """Objects in one bucket; conditional requests map onto S3's own headers."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject | NotModified:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_none_match is not None:
+            kwargs["IfNoneMatch"] = if_none_match
+        try:
+            response = self.client.get_object(**kwargs)
+            body = response["Body"].read()
+        except ClientError as error:
+            if _status(error) == 304 or _code(error) == "304":
+                return NotModified(if_none_match or "")
+            if _code(error) in _NOT_FOUND:
+                raise ObjectNotFound(key) from None
+            raise _unavailable("GET", key, error) from error
+        except BotoCoreError as error:
+            raise _unavailable("GET", key, error) from error
+        return StoredObject(body=body, etag=response["ETag"])
+
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> str:
+        if if_none_match not in (None, ANY_ETAG):
+            raise ValueError("put() accepts only if_none_match='*'")
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": body}
+        if if_match is not None:
+            kwargs["IfMatch"] = if_match
+        if if_none_match is not None:
+            kwargs["IfNoneMatch"] = if_none_match
+        try:
+            response = self.client.put_object(**kwargs)
+        except ClientError as error:
+            code = _code(error)
+            if code in _CONFLICT or _status(error) in (409, 412):
+                raise PreconditionFailed(f"{key}: {code}") from None
+            if code in _NOT_FOUND:
+                raise ObjectNotFound(key) from None
+            raise _unavailable("PUT", key, error) from error
+        except BotoCoreError as error:
+            raise _unavailable("PUT", key, error) from error
+        return response["ETag"]
+
+    def head(self, key: str) -> ObjectInfo:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _NOT_FOUND or _status(error) == 404:
+                raise ObjectNotFound(key) from None
+            raise _unavailable("HEAD", key, error) from error
+        except BotoCoreError as error:
+            raise _unavailable("HEAD", key, error) from error
+        return ObjectInfo(etag=response["ETag"], size=response["ContentLength"])
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as error:
+            raise _unavailable("DELETE", key, error) from error
+
+
+def _unavailable(verb: str, key: str, error: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"S3 {verb} {key} failed: {error}")

@@ -1,0 +1,276 @@
+"""``S3SQLiteSession``: a SQLite database kept as one object, read and written safely.
+
+Reads load the database through the disk cache, revalidating the cached copy with a
+conditional GET (a 304 costs one request and no body), and open it read-only.
+
+Writes apply an operation to a private copy, upload it with ``If-Match`` on the ETag
+the copy was based on, and only then return. When someone else wrote first (412/409)
+the stale copy is dropped, the fresh one loaded and the operation applied again, a
+bounded number of times with jittered back-off, then ``CollectionConflict``.
+Operations must therefore be functions of the database alone: re-running one on a
+fresher copy must be correct.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.request import pathname2url
+
+from storage.cache import CacheEntry, DiskCache
+from storage.objects import (
+    ANY_ETAG,
+    NotModified,
+    ObjectNotFound,
+    ObjectStore,
+    PreconditionFailed,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], T]
+
+
+class CollectionConflict(StorageError):
+    """Other writers kept winning; the change was not applied. Try again."""
+
+
+class CorruptCollection(StorageError):
+    """The stored object is not a sound SQLite database. Nothing will overwrite it."""
+
+
+class CollectionExists(StorageError):
+    """``create`` found the object already there and left it untouched."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a write is re-applied after losing a race, and how long it waits."""
+
+    attempts: int = 8
+    base_delay: float = 0.01
+    max_delay: float = 0.5
+
+    def delay(self, attempt: int) -> float:
+        # "Full jitter": spreads racing writers apart without a fixed rhythm.
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
+
+
+@dataclass(slots=True, weakref_slot=True)
+class _KeyLock:
+    """Held in a weak dictionary, so the lock of an idle key is forgotten."""
+
+    lock: threading.Lock
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database(path: Path) -> None:
+    """Raise ``CorruptCollection`` unless ``path`` is a SQLite file that passes quick_check."""
+    with path.open("rb") as f:
+        if f.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            raise CorruptCollection("the stored object is not a SQLite database")
+    try:
+        conn = sqlite3.connect(_readonly_uri(path), uri=True)
+        try:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        problems = [str(error)]
+    if problems != ["ok"]:
+        raise CorruptCollection(
+            "the database fails SQLite's quick_check: " + "; ".join(problems[:3])
+        )
+
+
+def _change_counter(path: Path) -> bytes:
+    """SQLite's file change counter (header bytes 24-27), bumped by every commit."""
+    with path.open("rb") as f:
+        f.seek(24)
+        return f.read(4)
+
+
+def _readonly_uri(path: Path) -> str:
+    # immutable=1: cache entries are never changed in place, so SQLite needs no locks
+    # and never looks for a journal.
+    return f"file:{pathname2url(str(path))}?mode=ro&immutable=1"
+
+
+class S3SQLiteSession:
+    """SQLite databases stored as whole objects, cached on disk, written conditionally."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        cache: DiskCache,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.retry = retry or RetryPolicy()
+        self._locks: weakref.WeakValueDictionary[str, _KeyLock] = weakref.WeakValueDictionary()
+        self._locks_mutex = threading.Lock()
+
+    # -- public API -----------------------------------------------------------
+
+    def read(self, key: str, operation: Operation[T]) -> T:
+        """Run ``operation`` on a read-only connection to the current version of ``key``.
+
+        Raises ``ObjectNotFound``, ``CorruptCollection`` or ``StoreUnavailable``.
+        """
+        with self._exclusive(key):
+            self._refresh(key, revalidate=True)
+            with self.cache.use(key) as entry:
+                if entry is not None:
+                    return self._run_readonly(entry.path, operation)
+            # Too big for the cache budget: read a private copy once.
+            with self._private_copy(key) as (path, _):
+                return self._run_readonly(path, operation)
+
+    def write(self, key: str, operation: Operation[T]) -> T:
+        """Apply ``operation`` and store the result; return only once it is stored.
+
+        Raises ``CollectionConflict`` when other writers won every attempt,
+        ``ObjectNotFound``, ``CorruptCollection`` or ``StoreUnavailable``; in each case
+        nothing was changed. An exception from ``operation`` rolls back and propagates.
+        """
+        with self._exclusive(key):
+            for attempt in range(self.retry.attempts):
+                if attempt:
+                    time.sleep(self.retry.delay(attempt))
+                # The first attempt trusts the cache: a stale copy is found out by the PUT.
+                self._refresh(key, revalidate=attempt > 0)
+                try:
+                    return self._apply_and_upload(key, operation)
+                except PreconditionFailed:
+                    log.info("write to %s lost a race (attempt %d); reloading", key, attempt + 1)
+                    self.cache.discard(key)
+            raise CollectionConflict(
+                f"{key} kept changing underneath {self.retry.attempts} attempts; try again"
+            )
+
+    def create(self, key: str, body: bytes) -> None:
+        """Store ``body`` as a new object; never overwrite (``If-None-Match: *``)."""
+        with self._exclusive(key):
+            try:
+                etag = self.store.put(key, body, if_none_match=ANY_ETAG)
+            except PreconditionFailed:
+                raise CollectionExists(key) from None
+            path = self.cache.work_path()
+            path.write_bytes(body)
+            if not self.cache.install(key, path, etag):
+                path.unlink(missing_ok=True)
+
+    def delete(self, key: str) -> None:
+        with self._exclusive(key):
+            self.store.delete(key)
+            self.cache.discard(key)
+
+    # -- internals --------------------------------------------------------------
+
+    @contextmanager
+    def _exclusive(self, key: str) -> Iterator[None]:
+        """One reader or writer per key inside this process; other keys run in parallel."""
+        with self._locks_mutex:
+            holder = self._locks.get(key)
+            if holder is None:
+                holder = _KeyLock(threading.Lock())
+                self._locks[key] = holder
+        with holder.lock:
+            yield
+
+    def _refresh(self, key: str, *, revalidate: bool) -> None:
+        """Make the cache hold the current version of ``key`` (when it fits)."""
+        cached = self.cache.peek(key)
+        if cached is not None and not revalidate:
+            return
+        try:
+            result = self.store.get(key, if_none_match=cached.etag if cached else None)
+        except ObjectNotFound:
+            self.cache.discard(key)
+            raise
+        if isinstance(result, NotModified):
+            return
+        path = self.cache.work_path()
+        try:
+            path.write_bytes(result.body)
+            check_database(path)
+            if not self.cache.install(key, path, result.etag):
+                self.cache.discard(key)
+        finally:
+            path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _private_copy(self, key: str) -> Iterator[tuple[Path, str]]:
+        """A private file holding the current version of ``key``, and its ETag."""
+        path = self.cache.work_path()
+        try:
+            with self.cache.use(key) as entry:
+                if entry is not None:
+                    shutil.copyfile(entry.path, path)
+                    etag = entry.etag
+            if entry is None:
+                result = self.store.get(key)
+                assert not isinstance(result, NotModified)
+                path.write_bytes(result.body)
+                check_database(path)
+                etag = result.etag
+            yield path, etag
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _apply_and_upload(self, key: str, operation: Operation[T]) -> T:
+        with self._private_copy(key) as (path, base_etag):
+            before = _change_counter(path)
+            conn = sqlite3.connect(path)
+            try:
+                result = operation(conn)
+                conn.commit()
+                # Never let an operation leave the file in WAL mode: the object must be
+                # one self-contained file.
+                conn.execute("PRAGMA journal_mode=DELETE")
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                conn.close()
+            if _change_counter(path) == before:
+                return result
+            body = path.read_bytes()
+            etag = self.store.put(key, body, if_match=base_etag)
+            self.cache.install(key, path, etag)
+            return result
+
+    @staticmethod
+    def _run_readonly(path: Path, operation: Operation[T]) -> T:
+        conn = sqlite3.connect(_readonly_uri(path), uri=True)
+        try:
+            return operation(conn)
+        finally:
+            conn.close()
+
+
+__all__ = [
+    "CacheEntry",
+    "CollectionConflict",
+    "CollectionExists",
+    "CorruptCollection",
+    "RetryPolicy",
+    "S3SQLiteSession",
+    "check_database",
+]

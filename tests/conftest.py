@@ -1,0 +1,52 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.support.moto_server import MotoServer
+
+BUCKET = "javumbo-test"
+
+# Tests never talk to real AWS: fake credentials and a fixed region for every client.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server over real HTTP for the whole run; tests use their own buckets."""
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+def s3_client_for(endpoint: str):
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=2,
+            read_timeout=10,
+        ),
+    )
+
+
+@pytest.fixture
+def bucket(moto_server: MotoServer, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket on the moto server, named after the test."""
+    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:55]
+    name = name.strip("-")
+    client = s3_client_for(moto_server.url)
+    client.create_bucket(Bucket=name)
+    return name

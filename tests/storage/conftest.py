@@ -1,0 +1,77 @@
+"""Fixtures for session tests: a session over HTTP to moto, with its requests logged."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from storage.cache import DiskCache
+from storage.s3 import S3ObjectStore
+from storage.session import RetryPolicy, S3SQLiteSession
+from tests.conftest import s3_client_for
+from tests.support.moto_server import MotoServer
+from tests.support.s3_log import S3RequestLog
+
+KEY = "user_dbs/alice.anki2"
+
+
+def counter_db_bytes(value: int = 0) -> bytes:
+    """A small SQLite database holding one counter and a log of applied changes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "db.sqlite"
+        conn = sqlite3.connect(path)
+        conn.executescript(
+            "CREATE TABLE counter (value INTEGER NOT NULL);"
+            "CREATE TABLE applied (label TEXT NOT NULL);"
+        )
+        conn.execute("INSERT INTO counter VALUES (?)", (value,))
+        conn.commit()
+        conn.close()
+        return path.read_bytes()
+
+
+def increment(label: str) -> Callable[[sqlite3.Connection], int]:
+    def operation(conn: sqlite3.Connection) -> int:
+        conn.execute("UPDATE counter SET value = value + 1")
+        conn.execute("INSERT INTO applied VALUES (?)", (label,))
+        return int(conn.execute("SELECT value FROM counter").fetchone()[0])
+
+    return operation
+
+
+def read_counter(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT value FROM counter").fetchone()[0])
+
+
+def read_applied(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT label FROM applied ORDER BY rowid")]
+
+
+@dataclass
+class SessionRig:
+    session: S3SQLiteSession
+    log: S3RequestLog
+    store: S3ObjectStore
+
+
+@pytest.fixture
+def make_rig(moto_server: MotoServer, bucket: str, tmp_path: Path) -> Callable[..., SessionRig]:
+    """Build sessions (each with its own cache) on one bucket, optionally via a proxy."""
+    count = 0
+
+    def make(endpoint: str | None = None, attempts: int = 8) -> SessionRig:
+        nonlocal count
+        count += 1
+        client = s3_client_for(endpoint or moto_server.url)
+        log = S3RequestLog().attach(client)
+        store = S3ObjectStore(client, bucket)
+        cache = DiskCache(tmp_path / f"cache-{count}", max_bytes=64 * 1024 * 1024)
+        session = S3SQLiteSession(store, cache, retry=RetryPolicy(attempts=attempts))
+        return SessionRig(session=session, log=log, store=store)
+
+    return make

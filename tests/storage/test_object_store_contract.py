@@ -1,0 +1,129 @@
+"""One contract, two implementations: S3 (under moto) and the local directory."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from storage.local import LocalObjectStore
+from storage.objects import (
+    ANY_ETAG,
+    NotModified,
+    ObjectNotFound,
+    ObjectStore,
+    PreconditionFailed,
+    StoredObject,
+    normalise_etag,
+)
+from storage.s3 import S3ObjectStore
+
+KEY = "user_dbs/alice.anki2"
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    if request.param == "local":
+        yield LocalObjectStore(tmp_path / "objects")
+        return
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="contract")
+        yield S3ObjectStore(client, "contract")
+
+
+def fetch(store: ObjectStore, key: str = KEY) -> StoredObject:
+    result = store.get(key)
+    assert isinstance(result, StoredObject)
+    return result
+
+
+def test_put_then_get_returns_bytes_and_md5_etag(store: ObjectStore) -> None:
+    body = b"SQLite format 3\x00" + bytes(range(256)) * 4
+    etag = store.put(KEY, body)
+    got = fetch(store)
+    assert got.body == body
+    assert normalise_etag(got.etag) == normalise_etag(etag) == hashlib.md5(body).hexdigest()
+
+
+def test_get_missing_key_raises_not_found(store: ObjectStore) -> None:
+    with pytest.raises(ObjectNotFound):
+        store.get("user_dbs/nobody.anki2")
+
+
+def test_conditional_get_answers_not_modified_for_current_etag(store: ObjectStore) -> None:
+    etag = store.put(KEY, b"one")
+    assert isinstance(store.get(KEY, if_none_match=etag), NotModified)
+
+
+def test_conditional_get_returns_body_when_changed(store: ObjectStore) -> None:
+    old = store.put(KEY, b"one")
+    store.put(KEY, b"two")
+    result = store.get(KEY, if_none_match=old)
+    assert isinstance(result, StoredObject)
+    assert result.body == b"two"
+
+
+def test_put_if_match_current_etag_succeeds(store: ObjectStore) -> None:
+    etag = store.put(KEY, b"one")
+    new = store.put(KEY, b"two", if_match=etag)
+    assert new != etag
+    assert fetch(store).body == b"two"
+
+
+def test_put_with_stale_if_match_is_refused_and_changes_nothing(store: ObjectStore) -> None:
+    stale = store.put(KEY, b"one")
+    store.put(KEY, b"two")
+    with pytest.raises(PreconditionFailed):
+        store.put(KEY, b"three", if_match=stale)
+    assert fetch(store).body == b"two"
+
+
+def test_put_if_match_on_missing_key_is_not_found(store: ObjectStore) -> None:
+    with pytest.raises(ObjectNotFound):
+        store.put(KEY, b"x", if_match='"0123456789abcdef0123456789abcdef"')
+    with pytest.raises(ObjectNotFound):
+        store.get(KEY)
+
+
+def test_if_none_match_star_creates_only_once(store: ObjectStore) -> None:
+    store.put(KEY, b"first", if_none_match=ANY_ETAG)
+    with pytest.raises(PreconditionFailed):
+        store.put(KEY, b"second", if_none_match=ANY_ETAG)
+    assert fetch(store).body == b"first"
+
+
+def test_etag_quotes_do_not_matter_for_conditions(store: ObjectStore) -> None:
+    etag = store.put(KEY, b"one")
+    unquoted = normalise_etag(etag)
+    assert isinstance(store.get(KEY, if_none_match=unquoted), NotModified)
+    store.put(KEY, b"two", if_match=unquoted)
+    assert fetch(store).body == b"two"
+
+
+def test_head_reports_etag_and_size(store: ObjectStore) -> None:
+    etag = store.put(KEY, b"12345")
+    info = store.head(KEY)
+    assert normalise_etag(info.etag) == normalise_etag(etag)
+    assert info.size == 5
+    with pytest.raises(ObjectNotFound):
+        store.head("user_dbs/nobody.anki2")
+
+
+def test_delete_removes_and_is_idempotent(store: ObjectStore) -> None:
+    store.put(KEY, b"x")
+    store.delete(KEY)
+    with pytest.raises(ObjectNotFound):
+        store.get(KEY)
+    store.delete(KEY)
+
+
+def test_keys_are_independent(store: ObjectStore) -> None:
+    store.put("user_dbs/a.anki2", b"a")
+    store.put("user_dbs/b.anki2", b"b")
+    assert fetch(store, "user_dbs/a.anki2").body == b"a"
+    assert fetch(store, "user_dbs/b.anki2").body == b"b"

@@ -1,0 +1,288 @@
+"""S3SQLiteSession over real HTTP to a moto server: costs, conflicts, faults, corruption."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from storage.objects import StoredObject, StoreUnavailable
+from storage.session import CollectionConflict, CollectionExists, CorruptCollection
+from tests.storage.conftest import (
+    KEY,
+    SessionRig,
+    counter_db_bytes,
+    increment,
+    read_applied,
+    read_counter,
+)
+from tests.support.fault_proxy import Fault, FaultProxy
+from tests.support.moto_server import MotoServer
+
+MakeRig = Callable[..., SessionRig]
+
+
+def stored_bytes(rig: SessionRig) -> bytes:
+    result = rig.store.get(KEY)
+    assert isinstance(result, StoredObject)
+    return result.body
+
+
+def test_write_is_stored_and_seen_by_another_process_cache(make_rig: MakeRig) -> None:
+    first, second = make_rig(), make_rig()
+    first.session.create(KEY, counter_db_bytes(0))
+    assert first.session.write(KEY, increment("a")) == 1
+    assert second.session.read(KEY, read_counter) == 1
+
+
+def test_reads_are_read_only(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+
+    def sneaky(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE counter SET value = 99")
+
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        rig.session.read(KEY, sneaky)
+    assert rig.session.read(KEY, read_counter) == 0
+
+
+def test_warm_read_is_one_conditional_get_without_body(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+    rig.session.read(KEY, read_counter)
+    rig.log.clear()
+
+    assert rig.session.read(KEY, read_counter) == 0
+
+    [exchange] = rig.log.exchanges
+    assert exchange.method == "GET"
+    assert "If-None-Match" in exchange.headers
+    assert exchange.status == 304
+    assert exchange.body_bytes == 0
+
+
+def test_cold_read_is_one_get(make_rig: MakeRig) -> None:
+    writer, reader = make_rig(), make_rig()
+    writer.session.create(KEY, counter_db_bytes(5))
+    assert reader.session.read(KEY, read_counter) == 5
+    assert [(e.method, e.status) for e in reader.log.exchanges] == [("GET", 200)]
+
+
+def test_write_with_current_cache_is_one_conditional_put(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+    rig.log.clear()
+
+    rig.session.write(KEY, increment("a"))
+
+    [exchange] = rig.log.exchanges
+    assert exchange.method == "PUT"
+    assert exchange.status == 200
+    assert "If-Match" in exchange.headers
+
+
+def test_write_that_changes_nothing_sends_nothing(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+    rig.log.clear()
+    assert rig.session.write(KEY, read_counter) == 0
+    assert rig.log.exchanges == []
+
+
+def test_failing_operation_changes_nothing(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+    before = stored_bytes(rig)
+    rig.log.clear()
+
+    def half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE counter SET value = 42")
+        raise LookupError("no such card")
+
+    with pytest.raises(LookupError):
+        rig.session.write(KEY, half_done)
+    assert rig.log.exchanges == []
+    assert stored_bytes(rig) == before
+    assert rig.session.read(KEY, read_counter) == 0
+
+
+def test_stale_cache_write_reloads_and_reapplies(make_rig: MakeRig) -> None:
+    a, b = make_rig(), make_rig()
+    a.session.create(KEY, counter_db_bytes())
+    b.session.read(KEY, read_counter)  # b caches version 0
+    a.session.write(KEY, increment("from-a"))
+    b.log.clear()
+
+    assert b.session.write(KEY, increment("from-b")) == 2
+
+    assert [(e.method, e.status) for e in b.log.exchanges] == [
+        ("PUT", 412),
+        ("GET", 200),
+        ("PUT", 200),
+    ]
+    assert a.session.read(KEY, read_applied) == ["from-a", "from-b"]
+
+
+def test_conflicts_exhausting_retries_answer_conflict_and_change_nothing(
+    make_rig: MakeRig, moto_server: MotoServer
+) -> None:
+    proxy = FaultProxy(moto_server.url).start()
+    try:
+        rig = make_rig(proxy.url, attempts=3)
+        rig.session.create(KEY, counter_db_bytes())
+        before = stored_bytes(rig)
+        proxy.inject(Fault("PUT", "status", status=412, times=3))
+        with pytest.raises(CollectionConflict):
+            rig.session.write(KEY, increment("lost"))
+        assert stored_bytes(rig) == before
+        assert rig.session.read(KEY, read_applied) == []
+    finally:
+        proxy.stop()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault("PUT", "status", status=500, times=5), Fault("PUT", "reset", times=5)],
+    ids=["http-500", "connection-reset"],
+)
+def test_failed_upload_is_an_error_and_leaves_no_trace(
+    make_rig: MakeRig, moto_server: MotoServer, fault: Fault
+) -> None:
+    proxy = FaultProxy(moto_server.url).start()
+    try:
+        rig = make_rig(proxy.url)
+        rig.session.create(KEY, counter_db_bytes())
+        before = stored_bytes(rig)
+        proxy.inject(fault)
+
+        with pytest.raises(StoreUnavailable):
+            rig.session.write(KEY, increment("failed"))
+
+        assert stored_bytes(rig) == before
+        entry = rig.session.cache.peek(KEY)
+        assert entry is not None and entry.path.read_bytes() == before  # still the clean copy
+        assert list(rig.session.cache.work_dir.iterdir()) == []
+        fault.times = 0  # the fault clears
+        assert rig.session.write(KEY, increment("next")) == 1
+        assert rig.session.read(KEY, read_applied) == ["next"]
+    finally:
+        proxy.stop()
+
+
+def test_failed_conditional_get_is_unavailable_not_stale(
+    make_rig: MakeRig, moto_server: MotoServer
+) -> None:
+    proxy = FaultProxy(moto_server.url).start()
+    try:
+        rig = make_rig(proxy.url)
+        rig.session.create(KEY, counter_db_bytes())
+        proxy.inject(Fault("GET", "status", status=503, times=5))
+        with pytest.raises(StoreUnavailable):
+            rig.session.read(KEY, read_counter)
+    finally:
+        proxy.stop()
+
+
+def damaged_database() -> bytes:
+    body = bytearray(counter_db_bytes())
+    # Page 2 holds the first table's b-tree; scribbling over its header breaks it.
+    body[4096 : 4096 + 16] = b"\xff" * 16
+    return bytes(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"this is not a database at all" * 100, "not a SQLite database"),
+        (damaged_database(), "quick_check"),
+    ],
+    ids=["not-sqlite", "fails-quick-check"],
+)
+def test_corrupt_object_is_reported_and_never_overwritten(
+    make_rig: MakeRig, body: bytes, message: str
+) -> None:
+    rig = make_rig()
+    rig.store.put(KEY, body)
+    with pytest.raises(CorruptCollection, match=message):
+        rig.session.read(KEY, read_counter)
+    with pytest.raises(CorruptCollection):
+        rig.session.write(KEY, increment("x"))
+    assert stored_bytes(rig) == body
+    assert rig.log.methods.count("PUT") == 1  # only the test's own
+    assert rig.session.cache.peek(KEY) is None
+
+
+def test_create_never_overwrites(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes(1))
+    with pytest.raises(CollectionExists):
+        rig.session.create(KEY, counter_db_bytes(2))
+    assert rig.session.read(KEY, read_counter) == 1
+
+
+def test_operations_cannot_leave_the_file_in_wal_mode(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+
+    def switch_to_wal(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("UPDATE counter SET value = 7")
+
+    rig.session.write(KEY, switch_to_wal)
+    body = stored_bytes(rig)
+    assert body[18:20] == b"\x01\x01"  # file format versions: 1 = rollback journal
+
+
+def test_same_key_writes_in_one_process_are_serialised(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+    rig.log.clear()
+
+    def worker(n: int) -> None:
+        for i in range(5):
+            rig.session.write(KEY, increment(f"{n}-{i}"))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert rig.session.read(KEY, read_counter) == 30
+    puts = [e for e in rig.log.exchanges if e.method == "PUT"]
+    assert len(puts) == 30 and all(e.status == 200 for e in puts)  # no lost races in-process
+
+
+def test_different_keys_proceed_in_parallel(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.session.create("user_dbs/a.anki2", counter_db_bytes())
+    rig.session.create("user_dbs/b.anki2", counter_db_bytes())
+    inside_a = threading.Event()
+    release_a = threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> int:
+        inside_a.set()
+        assert release_a.wait(10)
+        return read_counter(conn)
+
+    reader = threading.Thread(target=rig.session.read, args=("user_dbs/a.anki2", slow))
+    reader.start()
+    assert inside_a.wait(10)
+    # a is busy; b must not wait for it.
+    assert rig.session.write("user_dbs/b.anki2", increment("b")) == 1
+    release_a.set()
+    reader.join()
+
+
+def test_reading_a_missing_collection_is_not_found(make_rig: MakeRig, tmp_path: Path) -> None:
+    from storage.objects import ObjectNotFound
+
+    rig = make_rig()
+    with pytest.raises(ObjectNotFound):
+        rig.session.read("user_dbs/nobody.anki2", read_counter)
+    with pytest.raises(ObjectNotFound):
+        rig.session.write("user_dbs/nobody.anki2", increment("x"))
