@@ -1,0 +1,40 @@
+"""Storage failures map onto the HTTP answers of ARCHITECTURE §4, without tracebacks."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from storage.objects import StoreUnavailable
+from storage.session import CollectionConflict, CorruptCollection
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (StoreUnavailable("S3 PUT failed: Traceback secret-internal"), 503, "storage_unavailable"),
+        (CollectionConflict("k"), 409, "write_conflict"),
+        (CorruptCollection("the database fails SQLite's quick_check"), 500, "collection_corrupt"),
+        (RuntimeError("Traceback (most recent call last): boom"), 500, "internal_error"),
+    ],
+)
+def test_errors_become_json_answers(error: Exception, status: int, code: str) -> None:
+    app = create_app()
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise error
+
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert response.status_code == status
+    body = response.json()
+    assert body["code"] == code
+    assert body["detail"]
+    assert "Traceback" not in response.text
+    assert "secret-internal" not in response.text
+    if status == 503:
+        assert int(response.headers["Retry-After"]) > 0
+    if code == "collection_corrupt":
+        assert "quick_check" in body["detail"]
+        assert "restore" in body["detail"]
