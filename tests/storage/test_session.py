@@ -144,6 +144,25 @@ def test_conflicts_exhausting_retries_answer_conflict_and_change_nothing(
         proxy.stop()
 
 
+def test_conditional_request_conflict_409_is_retried_like_412(
+    make_rig: MakeRig, moto_server: MotoServer
+) -> None:
+    proxy = FaultProxy(moto_server.url).start()
+    try:
+        rig = make_rig(proxy.url)
+        rig.session.create(KEY, counter_db_bytes())
+        proxy.inject(Fault("PUT", "status", status=409, code="ConditionalRequestConflict"))
+        assert rig.session.write(KEY, increment("after-409")) == 1
+        assert [(e.method, e.status) for e in rig.log.exchanges][-3:] == [
+            ("PUT", 409),
+            ("GET", 200),
+            ("PUT", 200),
+        ]
+        assert rig.session.read(KEY, read_applied) == ["after-409"]
+    finally:
+        proxy.stop()
+
+
 @pytest.mark.parametrize(
     "fault",
     [Fault("PUT", "status", status=500, times=5), Fault("PUT", "reset", times=5)],

@@ -24,6 +24,7 @@ class Fault:
     method: str
     action: Action
     status: int = 500
+    code: str = "InternalError"
     times: int = 1  # how many matching requests it hits; then it is spent
 
 
