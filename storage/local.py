@@ -77,11 +77,13 @@ class LocalObjectStore:
         return md5_etag(body)
 
     def head(self, key: str) -> ObjectInfo:
-        path = self._path(key)
-        etag = self._current_etag(path)
-        if etag is None:
-            raise ObjectNotFound(key)
-        return ObjectInfo(etag=etag, size=path.stat().st_size)
+        try:
+            body = self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+        return ObjectInfo(
+            etag=md5_etag(body), size=len(body), sha256=hashlib.sha256(body).hexdigest()
+        )
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -32,10 +32,15 @@ class StoreUnavailable(StorageError):
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
-    """What a HEAD tells: the current ETag (quoted, as S3 sends it) and the size."""
+    """What a HEAD tells: the current ETag (quoted, as S3 sends it), size and SHA-256.
+
+    ``sha256`` is the hex digest ``put`` recorded for the body (None for objects
+    written by something else); it lets a writer recognise its own write.
+    """
 
     etag: str
     size: int
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,7 @@ class ObjectStore(Protocol):
         if_match: str | None = None,
         if_none_match: str | None = None,
     ) -> str:
-        """Store ``body`` and return its new ETag.
+        """Store ``body`` (recording its SHA-256) and return its new ETag.
 
         ``if_match``: only if the current ETag equals it; ``if_none_match=ANY_ETAG``:
         only if the key does not exist. A refused condition raises

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from storage.objects import (
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
+SHA256_METADATA = "sha256"  # stored as x-amz-meta-sha256
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 # 409 ConditionalRequestConflict: another conditional write to the key is in flight.
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
@@ -36,7 +38,7 @@ def make_s3_client() -> S3Client:
     config = Config(
         connect_timeout=3,
         read_timeout=15,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},
         # Custom endpoints (moto, MinIO, ...) rarely resolve bucket subdomains.
         s3={"addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"},
     )
@@ -85,7 +87,12 @@ class S3ObjectStore:
     ) -> str:
         if if_none_match not in (None, ANY_ETAG):
             raise ValueError("put() accepts only if_none_match='*'")
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": body}
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": body,
+            "Metadata": {SHA256_METADATA: hashlib.sha256(body).hexdigest()},
+        }
         if if_match is not None:
             kwargs["IfMatch"] = if_match
         if if_none_match is not None:
@@ -112,7 +119,11 @@ class S3ObjectStore:
             raise _unavailable("HEAD", key, error) from error
         except BotoCoreError as error:
             raise _unavailable("HEAD", key, error) from error
-        return ObjectInfo(etag=response["ETag"], size=response["ContentLength"])
+        return ObjectInfo(
+            etag=response["ETag"],
+            size=response["ContentLength"],
+            sha256=response.get("Metadata", {}).get(SHA256_METADATA),
+        )
 
     def delete(self, key: str) -> None:
         try:

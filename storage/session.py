@@ -13,6 +13,7 @@ fresher copy must be correct.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import shutil
@@ -252,9 +253,25 @@ class S3SQLiteSession:
             if _change_counter(path) == before:
                 return result
             body = path.read_bytes()
-            etag = self.store.put(key, body, if_match=base_etag)
+            etag = self._upload(key, body, base_etag)
             self.cache.install(key, path, etag)
             return result
+
+    def _upload(self, key: str, body: bytes, base_etag: str) -> str:
+        try:
+            return self.store.put(key, body, if_match=base_etag)
+        except PreconditionFailed:
+            # A retried PUT whose first attempt was applied but whose answer was lost
+            # sees its own write as "someone else's". Recognise it, or the operation
+            # would be applied twice.
+            try:
+                current = self.store.head(key)
+            except StorageError:
+                raise PreconditionFailed(key) from None
+            if current.sha256 == hashlib.sha256(body).hexdigest():
+                log.info("write to %s had landed; its answer was lost on the way", key)
+                return current.etag
+            raise
 
     @staticmethod
     def _run_readonly(path: Path, operation: Operation[T]) -> T:

@@ -28,14 +28,14 @@ def moto_server() -> Iterator[MotoServer]:
     server.stop()
 
 
-def s3_client_for(endpoint: str):
+def s3_client_for(endpoint: str, attempts: int = 1):
     return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint,
         region_name="us-east-1",
         config=Config(
             s3={"addressing_style": "path"},
-            retries={"mode": "standard", "max_attempts": 1},
+            retries={"mode": "standard", "total_max_attempts": attempts},
             connect_timeout=2,
             read_timeout=10,
         ),

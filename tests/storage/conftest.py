@@ -64,10 +64,10 @@ def make_rig(moto_server: MotoServer, bucket: str, tmp_path: Path) -> Callable[.
     """Build sessions (each with its own cache) on one bucket, optionally via a proxy."""
     count = 0
 
-    def make(endpoint: str | None = None, attempts: int = 8) -> SessionRig:
+    def make(endpoint: str | None = None, attempts: int = 8, http_attempts: int = 1) -> SessionRig:
         nonlocal count
         count += 1
-        client = s3_client_for(endpoint or moto_server.url)
+        client = s3_client_for(endpoint or moto_server.url, http_attempts)
         log = S3RequestLog().attach(client)
         store = S3ObjectStore(client, bucket)
         cache = DiskCache(tmp_path / f"cache-{count}", max_bytes=64 * 1024 * 1024)

@@ -121,6 +121,7 @@ def test_stale_cache_write_reloads_and_reapplies(make_rig: MakeRig) -> None:
 
     assert [(e.method, e.status) for e in b.log.exchanges] == [
         ("PUT", 412),
+        ("HEAD", 200),  # was it our own write? no
         ("GET", 200),
         ("PUT", 200),
     ]
@@ -153,8 +154,9 @@ def test_conditional_request_conflict_409_is_retried_like_412(
         rig.session.create(KEY, counter_db_bytes())
         proxy.inject(Fault("PUT", "status", status=409, code="ConditionalRequestConflict"))
         assert rig.session.write(KEY, increment("after-409")) == 1
-        assert [(e.method, e.status) for e in rig.log.exchanges][-3:] == [
+        assert [(e.method, e.status) for e in rig.log.exchanges][-4:] == [
             ("PUT", 409),
+            ("HEAD", 200),
             ("GET", 200),
             ("PUT", 200),
         ]
@@ -202,6 +204,29 @@ def test_failed_conditional_get_is_unavailable_not_stale(
         proxy.inject(Fault("GET", "status", status=503, times=5))
         with pytest.raises(StoreUnavailable):
             rig.session.read(KEY, read_counter)
+    finally:
+        proxy.stop()
+
+
+def test_put_applied_but_answer_lost_is_recognised_and_applied_once(
+    make_rig: MakeRig, moto_server: MotoServer
+) -> None:
+    proxy = FaultProxy(moto_server.url).start()
+    try:
+        rig = make_rig(proxy.url, http_attempts=2)  # botocore retries the PUT once
+        rig.session.create(KEY, counter_db_bytes())
+        proxy.inject(Fault("PUT", "forward_then_reset"))
+
+        assert rig.session.write(KEY, increment("once")) == 1
+
+        assert [(e.method, e.status) for e in rig.log.exchanges][-3:] == [
+            ("PUT", 0),  # first attempt: applied, but the connection was reset
+            ("PUT", 412),  # botocore's retry: refused, the ETag moved on
+            ("HEAD", 200),  # and the new version is recognised as ours
+        ]
+        fresh = make_rig()
+        assert fresh.session.read(KEY, read_applied) == ["once"]
+        assert rig.session.write(KEY, increment("next")) == 2  # the cache is current
     finally:
         proxy.stop()
 
