@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
 
 from api.core.config import Settings
 from api.services import Services
+from api.user_collection import UserCollection
+from auth.accounts import Accounts
+from auth.errors import InvalidToken
+from auth.tokens import TokenClaims
+from auth.users import User
 from storage.session import S3SQLiteSession
+
+# auto_error=False: a missing token is our 401 (with our message), not FastAPI's.
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -21,10 +30,47 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def get_session(services: Annotated[Services, Depends(get_services)]) -> S3SQLiteSession:
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> S3SQLiteSession:
     return services.session
 
 
+def get_accounts(services: ServicesDep) -> Accounts:
+    return services.accounts
+
+
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+def get_authenticated(
+    accounts: AccountsDep, token: Annotated[str | None, Depends(_bearer)]
+) -> tuple[User, TokenClaims]:
+    if not token:
+        raise InvalidToken("missing bearer token")
+    return accounts.authenticate(token)
+
+
+Authenticated = Annotated[tuple[User, TokenClaims], Depends(get_authenticated)]
+
+
+def get_current_user(authenticated: Authenticated) -> User:
+    return authenticated[0]
+
+
+def get_current_claims(authenticated: Authenticated) -> TokenClaims:
+    return authenticated[1]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-ServicesDep = Annotated[Services, Depends(get_services)]
 SessionDep = Annotated[S3SQLiteSession, Depends(get_session)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentClaims = Annotated[TokenClaims, Depends(get_current_claims)]
+
+
+def get_user_collection(session: SessionDep, user: CurrentUser) -> UserCollection:
+    return UserCollection(session, user.username)
+
+
+CollectionDep = Annotated[UserCollection, Depends(get_user_collection)]

@@ -9,8 +9,16 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from auth.errors import (
+    AuthStoreUnavailable,
+    InvalidCredentials,
+    InvalidToken,
+    TooManyAttempts,
+    UserExists,
+)
 from storage.objects import ObjectNotFound, StoreUnavailable
 from storage.session import CollectionConflict, CorruptCollection
 
@@ -57,12 +65,66 @@ async def _collection_missing(_: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "collection_missing", "No collection exists for this account.")
 
 
+async def _user_exists(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(409, "username_taken", "That username is taken; choose another.")
+
+
+async def _invalid_credentials(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(401, "invalid_credentials", "Wrong username or password.")
+
+
+async def _invalid_token(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        401,
+        "invalid_token",
+        "Sign in again: the bearer token is missing, invalid, expired or revoked.",
+        {"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def _too_many_attempts(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyAttempts)
+    return error_response(
+        429,
+        "too_many_attempts",
+        f"Too many failed logins for this account; try again in {exc.retry_after} seconds.",
+        {"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _auth_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("user store unavailable: %s", exc)
+    return error_response(
+        503,
+        "user_store_unavailable",
+        "Accounts are temporarily unavailable; nothing was changed. Try again shortly.",
+        {"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and what: FastAPI's default also echoes the input, and the input may
+    # be a password.
+    errors = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": errors, "code": "validation_error"}, status_code=422)
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error")
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(UserExists, _user_exists)
+    app.add_exception_handler(InvalidCredentials, _invalid_credentials)
+    app.add_exception_handler(InvalidToken, _invalid_token)
+    app.add_exception_handler(TooManyAttempts, _too_many_attempts)
+    app.add_exception_handler(AuthStoreUnavailable, _auth_store_unavailable)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(CollectionConflict, _conflict)
     app.add_exception_handler(CorruptCollection, _corrupt)

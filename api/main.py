@@ -13,8 +13,12 @@ from fastapi import FastAPI
 
 from api.core.config import Settings, get_settings
 from api.errors import install_error_handlers
-from api.routes import health
+from api.routes import auth, health, me
 from api.services import Services
+from auth.accounts import Accounts
+from auth.passwords import PasswordHasher
+from auth.tokens import TokenService
+from auth.users import AuthStateStore, UserRepository
 from storage.cache import DiskCache
 from storage.objects import ObjectStore
 from storage.session import S3SQLiteSession
@@ -31,10 +35,44 @@ def build_object_store(settings: Settings) -> ObjectStore:
     return LocalObjectStore(settings.data_dir / "objects")
 
 
+def build_accounts(settings: Settings) -> Accounts:
+    users: UserRepository
+    auth_state: AuthStateStore
+    if settings.backend == "aws":
+        from auth.dynamodb import DynamoAuthStateStore, DynamoUserRepository, make_dynamodb_client
+        from auth.signing_key import secrets_manager_secret
+
+        assert settings.users_table is not None and settings.auth_table is not None
+        client = make_dynamodb_client()
+        users = DynamoUserRepository(client, settings.users_table)
+        auth_state = DynamoAuthStateStore(client, settings.auth_table)
+        if settings.jwt_secret is not None:
+            secret = settings.jwt_secret.get_secret_value()
+        else:
+            assert settings.jwt_secret_arn is not None
+            secret = secrets_manager_secret(settings.jwt_secret_arn)
+    else:
+        from auth.local import LocalUserStore
+        from auth.signing_key import local_secret
+
+        users = auth_state = LocalUserStore(settings.data_dir / "users.sqlite3")
+        secret = (
+            settings.jwt_secret.get_secret_value()
+            if settings.jwt_secret is not None
+            else local_secret(settings.data_dir)
+        )
+    return Accounts(
+        users,
+        auth_state,
+        PasswordHasher(settings.bcrypt_rounds),
+        TokenService(secret, ttl_seconds=settings.token_ttl_seconds),
+    )
+
+
 def build_services(settings: Settings) -> Services:
     store = build_object_store(settings)
     cache = DiskCache(settings.cache_dir, settings.cache_max_bytes)
-    return Services(session=S3SQLiteSession(store, cache))
+    return Services(session=S3SQLiteSession(store, cache), accounts=build_accounts(settings))
 
 
 class LazyServices:
@@ -66,6 +104,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(me.router)
     return app
 
 

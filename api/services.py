@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auth.accounts import Accounts
 from storage.session import S3SQLiteSession
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     session: S3SQLiteSession
+    accounts: Accounts

@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auth.tokens import MIN_SECRET_BYTES
 
 MiB = 1024 * 1024
 
@@ -27,6 +29,16 @@ class Settings(BaseSettings):
     jwt_secret_arn: str | None = None
     cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "javumbo-cache")
     cache_max_bytes: int = Field(default=256 * MiB, gt=0)
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # bcrypt's cost factor; lower it only to make tests fast.
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_is_strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"JAVUMBO_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        return value
 
     @model_validator(mode="after")
     def _aws_needs_its_resources(self) -> Self:

@@ -1,0 +1,65 @@
+"""Signing up, signing in and out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import AccountsDep, CurrentClaims, SessionDep
+from api.schemas.accounts import LoginRequest, RegisterRequest, TokenOut, UserOut
+from api.user_collection import UserCollection
+from auth.accounts import Session
+from storage.objects import StorageError
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+_LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong username or password"},
+    429: {"description": "Too many failed logins; see Retry-After"},
+}
+
+
+def _token(session: Session) -> TokenOut:
+    return TokenOut(
+        access_token=session.access_token, username=session.user.username, name=session.user.name
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "The username is taken"}},
+)
+def register(body: RegisterRequest, accounts: AccountsDep, session: SessionDep) -> UserOut:
+    """Create an account and its empty Anki collection."""
+    user = accounts.register(body.username, body.name, body.password)
+    try:
+        UserCollection(session, user.username).ensure_exists()
+    except StorageError:
+        # The account stands; the collection is created on first use instead.
+        log.warning("collection of new user %s not created yet", user.username, exc_info=True)
+    return UserOut(username=user.username, name=user.name)
+
+
+@router.post("/login", responses=_LOGIN_ERRORS)
+def login(body: LoginRequest, accounts: AccountsDep) -> TokenOut:
+    """Exchange username and password for a bearer token."""
+    return _token(accounts.login(body.username, body.password))
+
+
+@router.post("/token", responses=_LOGIN_ERRORS)
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], accounts: AccountsDep) -> TokenOut:
+    """The same as /api/login, as an OAuth2 password form (used by /docs' Authorize)."""
+    return _token(accounts.login(form.username, form.password))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(claims: CurrentClaims, accounts: AccountsDep) -> Response:
+    """Revoke the token this request carries."""
+    accounts.logout(claims)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,207 @@
+"""Users and auth state in DynamoDB.
+
+Users: partition key ``username``. Auth state: partition key ``pk``, with the TTL
+attribute ``expires_at`` so counters and revocations clean themselves up; TTL
+deletion lags, so reads also compare ``expires_at`` with the clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auth.errors import AuthStoreUnavailable, UserExists, UserNotFound
+from auth.users import FAILURE_MEMORY_SECONDS, LoginFailures, User, failures_key, revoked_key
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+
+
+def make_dynamodb_client() -> DynamoDBClient:
+    config = Config(
+        connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}
+    )
+    return boto3.session.Session().client("dynamodb", config=config)
+
+
+@contextmanager
+def _mapped_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise
+        raise AuthStoreUnavailable(f"DynamoDB {what} failed: {error}") from error
+    except BotoCoreError as error:
+        raise AuthStoreUnavailable(f"DynamoDB {what} failed: {error}") from error
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoUserRepository:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def get(self, username: str) -> User | None:
+        with _mapped_errors("GetItem"):
+            item = self.client.get_item(
+                TableName=self.table, Key={"username": {"S": username}}, ConsistentRead=True
+            ).get("Item")
+        return _user(item) if item else None
+
+    def create(self, user: User) -> None:
+        item = {
+            "username": {"S": user.username},
+            "name": {"S": user.name},
+            "password_hash": {"S": user.password_hash},
+            "token_version": {"N": str(user.token_version)},
+            "created_at": {"N": str(user.created_at or int(time.time()))},
+        }
+        try:
+            with _mapped_errors("PutItem"):
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(username)",
+                )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise UserExists(user.username) from None
+            raise
+
+    def update_password(self, username: str, password_hash: str, *, bump_version: bool) -> User:
+        try:
+            with _mapped_errors("UpdateItem"):
+                response = self.client.update_item(
+                    TableName=self.table,
+                    Key={"username": {"S": username}},
+                    UpdateExpression="SET password_hash = :h ADD token_version :v",
+                    ConditionExpression="attribute_exists(username)",
+                    ExpressionAttributeValues={
+                        ":h": {"S": password_hash},
+                        ":v": {"N": "1" if bump_version else "0"},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise UserNotFound(username) from None
+            raise
+        return _user(response["Attributes"])
+
+    def bump_token_version(self, username: str) -> None:
+        try:
+            with _mapped_errors("UpdateItem"):
+                self.client.update_item(
+                    TableName=self.table,
+                    Key={"username": {"S": username}},
+                    UpdateExpression="ADD token_version :one",
+                    ConditionExpression="attribute_exists(username)",
+                    ExpressionAttributeValues={":one": {"N": "1"}},
+                )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def delete(self, username: str) -> None:
+        with _mapped_errors("DeleteItem"):
+            self.client.delete_item(TableName=self.table, Key={"username": {"S": username}})
+
+
+class DynamoAuthStateStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def login_failures(self, username: str, *, now: float) -> LoginFailures:
+        item = self._get(failures_key(username), now=now)
+        if item is None:
+            return LoginFailures(0, 0)
+        return LoginFailures(
+            count=int(item.get("failures", {}).get("N", "0")),
+            locked_until=float(item.get("locked_until", {}).get("N", "0")),
+        )
+
+    def record_failure(self, username: str, *, now: float) -> int:
+        key = {"pk": {"S": failures_key(username)}}
+        expires = str(int(now) + FAILURE_MEMORY_SECONDS)
+        try:
+            with _mapped_errors("UpdateItem"):
+                response = self.client.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="ADD failures :one SET expires_at = :exp",
+                    # A counter whose TTL passed but which DynamoDB has not yet removed
+                    # must start again from zero.
+                    ConditionExpression="attribute_not_exists(expires_at) OR expires_at > :now",
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":exp": {"N": expires},
+                        ":now": {"N": str(int(now))},
+                    },
+                    ReturnValues="UPDATED_NEW",
+                )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            with _mapped_errors("PutItem"):
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={**key, "failures": {"N": "1"}, "expires_at": {"N": expires}},
+                )
+            return 1
+        return int(response["Attributes"]["failures"]["N"])
+
+    def lock(self, username: str, *, until: float, now: float) -> None:
+        with _mapped_errors("UpdateItem"):
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": failures_key(username)}},
+                UpdateExpression="SET locked_until = :until, expires_at = :exp",
+                ExpressionAttributeValues={
+                    ":until": {"N": repr(until)},
+                    ":exp": {"N": str(max(int(until) + 1, int(now) + FAILURE_MEMORY_SECONDS))},
+                },
+            )
+
+    def reset_failures(self, username: str) -> None:
+        with _mapped_errors("DeleteItem"):
+            self.client.delete_item(TableName=self.table, Key={"pk": {"S": failures_key(username)}})
+
+    def revoke(self, token_id: str, *, expires_at: int) -> None:
+        with _mapped_errors("PutItem"):
+            self.client.put_item(
+                TableName=self.table,
+                Item={"pk": {"S": revoked_key(token_id)}, "expires_at": {"N": str(expires_at)}},
+            )
+
+    def is_revoked(self, token_id: str, *, now: float) -> bool:
+        return self._get(revoked_key(token_id), now=now) is not None
+
+    def _get(self, pk: str, *, now: float) -> dict[str, Any] | None:
+        with _mapped_errors("GetItem"):
+            item = self.client.get_item(
+                TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
+            ).get("Item")
+        if not item or float(item.get("expires_at", {}).get("N", "0")) <= now:
+            return None
+        return dict(item)
+
+
+def _user(item: Any) -> User:
+    return User(
+        username=item["username"]["S"],
+        name=item["name"]["S"],
+        password_hash=item["password_hash"]["S"],
+        token_version=int(item.get("token_version", {}).get("N", "0")),
+        created_at=int(item.get("created_at", {}).get("N", "0")),
+    )

@@ -1,0 +1,69 @@
+"""Users and the two stores behind them: who exists, and short-lived auth state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+# Failure counters forget themselves a day after the last failure.
+FAILURE_MEMORY_SECONDS = 86_400
+
+
+def failures_key(username: str) -> str:
+    """Auth-state key of a username's consecutive login failures."""
+    return f"login-failures#{username}"
+
+
+def revoked_key(token_id: str) -> str:
+    """Auth-state key marking a token id as revoked until the token expires."""
+    return f"revoked-token#{token_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str  # always lower-case
+    name: str
+    password_hash: str
+    # Bumped to refuse every token issued before (password change, account deletion).
+    token_version: int = 0
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    count: int
+    locked_until: float  # epoch seconds; 0 when not locked
+
+
+class UserRepository(Protocol):
+    def get(self, username: str) -> User | None: ...
+
+    def create(self, user: User) -> None:
+        """Store a new user; raise ``UserExists`` if the username is taken (atomically)."""
+        ...
+
+    def update_password(self, username: str, password_hash: str, *, bump_version: bool) -> User:
+        """Replace the hash; with ``bump_version`` every earlier token is refused."""
+        ...
+
+    def bump_token_version(self, username: str) -> None: ...
+
+    def delete(self, username: str) -> None: ...
+
+
+class AuthStateStore(Protocol):
+    """Short-lived state that must hold across processes: login failures, revoked tokens."""
+
+    def login_failures(self, username: str, *, now: float) -> LoginFailures: ...
+
+    def record_failure(self, username: str, *, now: float) -> int:
+        """Count one more consecutive failure (atomically); return the new count."""
+        ...
+
+    def lock(self, username: str, *, until: float, now: float) -> None: ...
+
+    def reset_failures(self, username: str) -> None: ...
+
+    def revoke(self, token_id: str, *, expires_at: int) -> None: ...
+
+    def is_revoked(self, token_id: str, *, now: float) -> bool: ...

@@ -1,0 +1,53 @@
+"""Password hashing: no 72-byte truncation, upgrades, and no timing tell for unknown users."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import bcrypt
+
+from auth.passwords import PasswordHasher
+
+
+def test_hash_verifies_and_is_not_the_password() -> None:
+    hasher = PasswordHasher(rounds=4)
+    hashed = hasher.hash("correct horse battery")
+    assert "correct horse battery" not in hashed
+    assert hasher.verify("correct horse battery", hashed) == (True, None)
+    assert hasher.verify("correct horse batterY", hashed)[0] is False
+
+
+def test_bytes_after_the_72nd_matter() -> None:
+    hasher = PasswordHasher(rounds=4)
+    hashed = hasher.hash("x" * 72 + "tail-one")
+    assert hasher.verify("x" * 72 + "tail-one", hashed)[0]
+    assert not hasher.verify("x" * 72 + "tail-two", hashed)[0]
+
+
+def test_legacy_plain_bcrypt_hash_is_upgraded_on_login() -> None:
+    hasher = PasswordHasher(rounds=4)
+    legacy = bcrypt.hashpw(b"old password here", bcrypt.gensalt(4)).decode()
+    ok, upgraded = hasher.verify("old password here", legacy)
+    assert ok
+    assert upgraded is not None and upgraded.startswith("$bcrypt-sha256$")
+    assert hasher.verify("old password here", upgraded) == (True, None)
+
+
+def test_unknown_user_costs_as_much_as_a_wrong_password() -> None:
+    hasher = PasswordHasher(rounds=8)
+    stored = hasher.hash("the real password")
+
+    def median_seconds(stored_hash: str | None) -> float:
+        samples = []
+        for _ in range(7):
+            start = time.perf_counter()
+            hasher.verify("a wrong password", stored_hash)
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    wrong_password = median_seconds(stored)
+    unknown_user = median_seconds(None)
+    # Same algorithm and cost both ways: within a factor that scheduling noise allows,
+    # and far from the ~0 cost of skipping the hash.
+    assert 0.5 < unknown_user / wrong_password < 2.0

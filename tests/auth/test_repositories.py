@@ -1,0 +1,127 @@
+"""The user repositories keep the same promises on DynamoDB (moto) and on SQLite."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from auth.errors import UserExists, UserNotFound
+from auth.local import LocalUserStore
+from auth.users import AuthStateStore, User, UserRepository
+from tests.api.conftest import dynamodb_tables
+
+
+@pytest.fixture(params=["local", "dynamodb"])
+def stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[UserRepository, AuthStateStore]]:
+    if request.param == "local":
+        local = LocalUserStore(tmp_path / "users.sqlite3")
+        yield local, local
+        return
+    with mock_aws():
+        yield dynamodb_tables()
+
+
+def alice(**changes: object) -> User:
+    fields: dict[str, object] = {"username": "alice", "name": "Alice", "password_hash": "h"}
+    fields.update(changes)
+    return User(**fields)  # type: ignore[arg-type]
+
+
+def test_create_get_delete(stores: tuple[UserRepository, AuthStateStore]) -> None:
+    users, _ = stores
+    users.create(alice(created_at=1700000000))
+    assert users.get("alice") == alice(created_at=1700000000)
+    users.delete("alice")
+    assert users.get("alice") is None
+
+
+def test_create_is_conditional(stores: tuple[UserRepository, AuthStateStore]) -> None:
+    users, _ = stores
+    users.create(alice())
+    with pytest.raises(UserExists):
+        users.create(alice(name="Impostor", password_hash="other"))
+    user = users.get("alice")
+    assert user is not None and user.name == "Alice"
+
+
+def test_concurrent_registrations_of_one_name_have_one_winner(
+    stores: tuple[UserRepository, AuthStateStore],
+) -> None:
+    users, _ = stores
+    winners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(n: int) -> None:
+        barrier.wait()
+        try:
+            users.create(alice(name=f"contender-{n}"))
+        except UserExists:
+            return
+        winners.append(f"contender-{n}")
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    user = users.get("alice")
+    assert user is not None and user.name == winners[0]
+
+
+def test_password_update_bumps_version_on_request(
+    stores: tuple[UserRepository, AuthStateStore],
+) -> None:
+    users, _ = stores
+    users.create(alice())
+    assert users.update_password("alice", "h2", bump_version=True).token_version == 1
+    assert users.update_password("alice", "h3", bump_version=False).token_version == 1
+    users.bump_token_version("alice")
+    user = users.get("alice")
+    assert user is not None and (user.password_hash, user.token_version) == ("h3", 2)
+    with pytest.raises(UserNotFound):
+        users.update_password("nobody", "h", bump_version=True)
+
+
+def test_failure_counter_is_atomic_under_concurrency(
+    stores: tuple[UserRepository, AuthStateStore],
+) -> None:
+    _, state = stores
+    now = 1_000_000.0
+    threads = [
+        threading.Thread(target=lambda: [state.record_failure("alice", now=now) for _ in range(5)])
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert state.login_failures("alice", now=now).count == 20
+    state.reset_failures("alice")
+    assert state.login_failures("alice", now=now).count == 0
+
+
+def test_failure_counter_expires(stores: tuple[UserRepository, AuthStateStore]) -> None:
+    _, state = stores
+    state.record_failure("alice", now=1_000_000)
+    state.lock("alice", until=1_000_030, now=1_000_000)
+    assert state.login_failures("alice", now=1_000_010).locked_until == 1_000_030
+    a_day_later = 1_000_000 + 86_400 + 1
+    assert state.login_failures("alice", now=a_day_later).count == 0
+    assert state.record_failure("alice", now=a_day_later) == 1
+
+
+def test_revocation_lasts_until_the_token_expires(
+    stores: tuple[UserRepository, AuthStateStore],
+) -> None:
+    _, state = stores
+    state.revoke("jti-1", expires_at=2_000)
+    assert state.is_revoked("jti-1", now=1_000)
+    assert not state.is_revoked("jti-2", now=1_000)
+    assert not state.is_revoked("jti-1", now=2_001)
