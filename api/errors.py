@@ -18,6 +18,7 @@ from auth.errors import (
     InvalidToken,
     TooManyAttempts,
     UserExists,
+    UserNotFound,
 )
 from storage.objects import ObjectNotFound, StoreUnavailable
 from storage.session import CollectionConflict, CorruptCollection
@@ -123,6 +124,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UserExists, _user_exists)
     app.add_exception_handler(InvalidCredentials, _invalid_credentials)
     app.add_exception_handler(InvalidToken, _invalid_token)
+    # The account vanished mid-request (deleted elsewhere): its token speaks for no one.
+    app.add_exception_handler(UserNotFound, _invalid_token)
     app.add_exception_handler(TooManyAttempts, _too_many_attempts)
     app.add_exception_handler(AuthStoreUnavailable, _auth_store_unavailable)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
