@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from api.core.config import Settings, get_settings
 from api.errors import install_error_handlers
+from api.middleware import BodySizeLimit
 from api.routes import auth, health, me
 from api.services import Services
 from auth.accounts import Accounts
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         (lambda: services) if services is not None else (lambda: build_services(settings))
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(me.router)

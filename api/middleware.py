@@ -1,0 +1,94 @@
+"""ASGI middleware: body size limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MiB = 1024 * 1024
+
+
+def _message(limit: int) -> str:
+    return f"The request body is larger than the {limit / MiB:g} MiB this endpoint accepts."
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` so that whoever is reading the body answers 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=_message(limit))
+
+
+class BodySizeLimit:
+    """Refuse bodies over a limit with 413, before any of it is parsed.
+
+    A declared ``Content-Length`` over the limit is refused at once; a body without
+    one (chunked) is counted as it streams and refused when it passes the limit.
+    ``overrides`` maps path prefixes to their own limits (e.g. package imports).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, overrides: Mapping[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.overrides = dict(overrides or {})
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.overrides.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
+            return
+
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not response_started:
+                await self._refuse(send, limit)
+
+    @staticmethod
+    async def _refuse(send: Send, limit: int) -> None:
+        body = json.dumps({"detail": _message(limit), "code": "body_too_large"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
