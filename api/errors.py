@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from auth.errors import (
     AuthStoreUnavailable,
@@ -20,12 +21,28 @@ from auth.errors import (
     UserExists,
     UserNotFound,
 )
+from collection.errors import (
+    CardNotFound,
+    CollectionError,
+    DeckNotFound,
+    DefaultDeckProtected,
+    DuplicateDeck,
+    InvalidDeckName,
+    InvalidField,
+)
 from storage.objects import ObjectNotFound, StoreUnavailable
 from storage.session import CollectionConflict, CorruptCollection
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "2"
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a message a person can act on, and a stable code."""
+
+    detail: str
+    code: str
 
 
 def error_response(
@@ -114,6 +131,24 @@ async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors, "code": "validation_error"}, status_code=422)
 
 
+_COLLECTION_STATUS: dict[type[CollectionError], int] = {
+    DeckNotFound: 404,
+    CardNotFound: 404,
+    DuplicateDeck: 409,
+    DefaultDeckProtected: 400,
+    InvalidDeckName: 422,
+    InvalidField: 422,
+}
+
+
+async def _collection_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CollectionError)
+    status = next((s for cls, s in _COLLECTION_STATUS.items() if isinstance(exc, cls)), 500)
+    if status == 500:
+        log.error("collection error: %s", exc)
+    return error_response(status, exc.code, str(exc))
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error")
     return error_response(500, "internal_error", "Something went wrong on our side.")
@@ -128,6 +163,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UserNotFound, _invalid_token)
     app.add_exception_handler(TooManyAttempts, _too_many_attempts)
     app.add_exception_handler(AuthStoreUnavailable, _auth_store_unavailable)
+    app.add_exception_handler(CollectionError, _collection_error)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(CollectionConflict, _conflict)
     app.add_exception_handler(CorruptCollection, _corrupt)

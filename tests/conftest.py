@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
+from moto import mock_aws
 
+from auth.local import LocalUserStore
+from auth.users import AuthStateStore, UserRepository
+from storage.local import LocalObjectStore
+from tests.support.api_rig import Rig, build_rig, dynamodb_tables
 from tests.support.moto_server import MotoServer
 
 BUCKET = "javumbo-test"
@@ -50,3 +56,16 @@ def bucket(moto_server: MotoServer, request: pytest.FixtureRequest) -> str:
     client = s3_client_for(moto_server.url)
     client.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(params=["local", "dynamodb"])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    """The app with users in a local SQLite file or in DynamoDB (moto)."""
+    with mock_aws():
+        users: UserRepository
+        auth_state: AuthStateStore
+        if request.param == "dynamodb":
+            users, auth_state = dynamodb_tables()
+        else:
+            users = auth_state = LocalUserStore(tmp_path / "users.sqlite3")
+        yield from build_rig(tmp_path, users, auth_state, LocalObjectStore(tmp_path / "objects"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import AccountsDep, CurrentClaims, SessionDep
+from api.routes._responses import errors
 from api.schemas.accounts import LoginRequest, RegisterRequest, TokenOut, UserOut
 from api.user_collection import UserCollection
 from auth.accounts import Session
@@ -18,10 +19,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
-_LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Wrong username or password"},
-    429: {"description": "Too many failed logins; see Retry-After"},
-}
+_LOGIN_ERRORS = errors(
+    _401="Wrong username or password", _429="Too many failed logins; see Retry-After"
+)
 
 
 def _token(session: Session) -> TokenOut:
@@ -33,7 +33,7 @@ def _token(session: Session) -> TokenOut:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "The username is taken"}},
+    responses=errors(_409="The username is taken"),
 )
 def register(body: RegisterRequest, accounts: AccountsDep, session: SessionDep) -> UserOut:
     """Create an account and its empty Anki collection."""

@@ -8,7 +8,7 @@ import pytest
 
 from api.user_collection import collection_key
 from storage.objects import ObjectNotFound, StoredObject
-from tests.api.conftest import PASSWORD, Rig
+from tests.support.api_rig import PASSWORD, Rig
 
 
 def test_register_creates_user_and_collection(rig: Rig) -> None:

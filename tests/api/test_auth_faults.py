@@ -13,8 +13,8 @@ from api.user_collection import UserCollection, collection_key
 from auth.local import LocalUserStore
 from storage.objects import ObjectNotFound, StoredObject
 from storage.s3 import S3ObjectStore
-from tests.api.conftest import PASSWORD, Rig, build_rig, dynamodb_tables
 from tests.conftest import s3_client_for
+from tests.support.api_rig import PASSWORD, Rig, build_rig, dynamodb_tables
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.moto_server import MotoServer
 

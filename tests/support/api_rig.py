@@ -1,4 +1,4 @@
-"""An app per test on the local collection store, with either user repository."""
+"""An app under test (TestClient) on the local collection store, with either user store."""
 
 from __future__ import annotations
 
@@ -10,21 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
 
 from api.core.config import Settings
 from api.main import create_app
 from api.services import Services
 from auth.accounts import Accounts
 from auth.dynamodb import DynamoAuthStateStore, DynamoUserRepository
-from auth.local import LocalUserStore
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from auth.users import AuthStateStore, UserRepository
 from storage.cache import DiskCache
-from storage.local import LocalObjectStore
 from storage.objects import ObjectStore
 from storage.session import S3SQLiteSession
 
@@ -108,16 +104,3 @@ def build_rig(
     settings = Settings(backend="local", data_dir=tmp_path, cache_dir=tmp_path / "cache")
     with TestClient(create_app(settings, services), raise_server_exceptions=False) as client:
         yield Rig(client, services, store, clock, tmp_path)
-
-
-@pytest.fixture(params=["local", "dynamodb"])
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
-    """The app with users in a local SQLite file or in DynamoDB (moto)."""
-    with mock_aws():
-        users: UserRepository
-        auth_state: AuthStateStore
-        if request.param == "dynamodb":
-            users, auth_state = dynamodb_tables()
-        else:
-            users = auth_state = LocalUserStore(tmp_path / "users.sqlite3")
-        yield from build_rig(tmp_path, users, auth_state, LocalObjectStore(tmp_path / "objects"))

@@ -1,0 +1,112 @@
+"""Bodies of the card routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from api.schemas.base import CamelModel
+from collection.cards import CardPage, CardView
+
+MAX_FIELD = 100_000
+FieldText = Annotated[
+    str, Field(max_length=MAX_FIELD, description="HTML allowed; kept exactly as sent.")
+]
+
+
+class CardCreate(CamelModel):
+    front: FieldText
+    back: FieldText = ""
+    deck_id: int | None = Field(default=None, description="Default: the current deck.")
+
+
+class CardUpdate(CamelModel):
+    front: FieldText
+    back: FieldText = ""
+
+
+class CardCreated(CamelModel):
+    card_id: int
+    note_id: int
+
+
+class CardOut(CamelModel):
+    card_id: int
+    note_id: int
+    deck_id: int
+    deck_name: str | None
+    front: str
+    back: str
+    type: int
+    queue: int
+    due: int
+    interval: int
+    ease_factor: int
+    reviews: int
+    lapses: int
+    modified: int
+
+    @classmethod
+    def of(cls, card: CardView) -> CardOut:
+        return cls(
+            card_id=card.card_id,
+            note_id=card.note_id,
+            deck_id=card.deck_id,
+            deck_name=card.deck_name,
+            front=card.front,
+            back=card.back,
+            type=card.type,
+            queue=card.queue,
+            due=card.due,
+            interval=card.ivl,
+            ease_factor=card.factor,
+            reviews=card.reps,
+            lapses=card.lapses,
+            modified=card.modified,
+        )
+
+
+class CardSummaryOut(CamelModel):
+    card_id: int
+    note_id: int
+    front: str
+    back: str
+    modified: int
+
+
+class Pagination(CamelModel):
+    total: int
+    page: int
+    per_page: int
+    total_pages: int
+
+
+class DeckCardsOut(CamelModel):
+    deck_id: int
+    deck_name: str
+    cards: list[CardSummaryOut]
+    pagination: Pagination
+
+    @classmethod
+    def of(cls, page: CardPage) -> DeckCardsOut:
+        return cls(
+            deck_id=page.deck_id,
+            deck_name=page.deck_name,
+            cards=[
+                CardSummaryOut(
+                    card_id=c.card_id,
+                    note_id=c.note_id,
+                    front=c.front,
+                    back=c.back,
+                    modified=c.modified,
+                )
+                for c in page.cards
+            ],
+            pagination=Pagination(
+                total=page.total,
+                page=page.page,
+                per_page=page.per_page,
+                total_pages=page.total_pages,
+            ),
+        )
