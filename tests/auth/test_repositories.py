@@ -12,7 +12,7 @@ from moto import mock_aws
 from auth.errors import UserExists, UserNotFound
 from auth.local import LocalUserStore
 from auth.users import AuthStateStore, User, UserRepository
-from tests.api.conftest import dynamodb_tables
+from tests.support.api_rig import dynamodb_tables
 
 
 @pytest.fixture(params=["local", "dynamodb"])

@@ -1,0 +1,337 @@
+"""Notes of the Basic note type and their cards, written the way Anki writes them.
+
+A card is shown as the note's first two fields (`front`, `back`); fields are stored
+exactly as given, HTML and Unicode included, byte for byte. Adding, editing and
+deleting validate everything before the first write.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+from collection.col import Col, mark_modified
+from collection.decks import GRAVE_CARD, GRAVE_NOTE, LOCAL_USN, DeckIndex, current_deck_id
+from collection.errors import CardNotFound, FilteredDeck, InvalidField, NoteTypeMissing
+from collection.ids import guid64, next_row_id
+from collection.schema import DEFAULT_DECK_ID
+from collection.text import field_checksum, strip_html_preserving_media_filenames
+
+FIELD_SEPARATOR: Final = "\x1f"
+MAX_FIELD_CHARS: Final = 100_000
+BASIC_NAME: Final = "Basic"
+_STOCK_KIND_BASIC: Final = 1
+_MODEL_STANDARD: Final = 0
+
+QUEUE_NEW: Final = 0
+TYPE_NEW: Final = 0
+
+
+class AddedCard(NamedTuple):
+    card_id: int
+    note_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    card_id: int
+    note_id: int
+    deck_id: int
+    deck_name: str | None  # None only if the card's deck is missing from the collection
+    front: str
+    back: str
+    ord: int
+    type: int
+    queue: int
+    due: int
+    ivl: int
+    factor: int
+    reps: int
+    lapses: int
+    flags: int
+    modified: int  # epoch seconds: the later of the card's and the note's `mod`
+
+
+@dataclass(frozen=True, slots=True)
+class CardSummary:
+    card_id: int
+    note_id: int
+    front: str
+    back: str
+    modified: int
+
+
+@dataclass(frozen=True, slots=True)
+class CardPage:
+    deck_id: int
+    deck_name: str
+    cards: tuple[CardSummary, ...]
+    total: int
+    page: int
+    per_page: int
+    total_pages: int  # 0 for an empty deck
+
+
+# --- fields --------------------------------------------------------------------------
+
+
+def validate_fields(front: str, back: str) -> None:
+    """InvalidField unless both fields can be stored and the front shows something.
+
+    The front is empty if nothing but whitespace is left once HTML is stripped the way
+    Anki strips it (media file names count as content, so an image alone is fine).
+    """
+    for field, value in (("front", front), ("back", back)):
+        if not isinstance(value, str):
+            raise InvalidField(field, f"The {field} must be text.")
+        if len(value) > MAX_FIELD_CHARS:
+            raise InvalidField(
+                field, f"The {field} is {len(value)} characters long; the limit is 100000."
+            )
+        if FIELD_SEPARATOR in value:
+            raise InvalidField(
+                field, f"The {field} contains the character U+001F, which Anki reserves."
+            )
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            raise InvalidField(field, f"The {field} is not valid Unicode text.")
+    if not strip_html_preserving_media_filenames(front).strip():
+        raise InvalidField("front", "The front is empty; a card needs something to ask.")
+
+
+def _sort_and_checksum(fields: list[str], sort_index: int) -> tuple[str, int]:
+    """`sfld` and `csum` as Anki computes them in `Note::prepare_for_update`."""
+    first = strip_html_preserving_media_filenames(fields[0])
+    if sort_index == 0:
+        sort_field = first
+    else:
+        in_range = 0 <= sort_index < len(fields)
+        sort_field = strip_html_preserving_media_filenames(fields[sort_index] if in_range else "")
+    return sort_field, field_checksum(first)
+
+
+def _split(flds: str) -> tuple[str, str]:
+    fields = flds.split(FIELD_SEPARATOR)
+    return fields[0], fields[1] if len(fields) > 1 else ""
+
+
+# --- note types ----------------------------------------------------------------------
+
+
+def _basic_model(col: Col) -> dict[str, Any]:
+    """The note type cards are added with: "Basic", else the stock Basic under another
+    name, else the current note type if it is a standard one with two fields."""
+
+    def usable(model: Any) -> bool:
+        return (
+            isinstance(model, dict)
+            and model.get("type", _MODEL_STANDARD) == _MODEL_STANDARD
+            and len(model.get("flds") or []) >= 2
+            and len(model.get("tmpls") or []) >= 1
+        )
+
+    models: list[dict[str, Any]] = [m for m in col.models.values() if usable(m)]
+    current_id = str(col.conf.get("curModel"))
+    choices: tuple[list[dict[str, Any]], ...] = (
+        [m for m in models if m.get("name") == BASIC_NAME],
+        [m for m in models if m.get("originalStockKind") == _STOCK_KIND_BASIC],
+        [m for m in models if str(m.get("id")) == current_id],
+    )
+    for choice in choices:
+        if choice:
+            return min(choice, key=lambda m: int(m["id"]))
+    raise NoteTypeMissing()
+
+
+# --- reading -------------------------------------------------------------------------
+
+_CARD_COLUMNS: Final = (
+    "c.id, c.nid, c.did, n.flds, c.ord, c.type, c.queue, c.due, c.ivl, c.factor,"
+    " c.reps, c.lapses, c.flags, max(c.mod, n.mod)"
+)
+
+
+def _card_view(conn: sqlite3.Connection, decks: DeckIndex, card_id: int) -> CardView:
+    row = conn.execute(
+        f"select {_CARD_COLUMNS} from cards c join notes n on n.id = c.nid where c.id = ?",
+        (card_id,),
+    ).fetchone()
+    if row is None:
+        raise CardNotFound(card_id)
+    cid, nid, did, flds, *numbers, modified = row
+    deck = decks.by_id.get(int(did))
+    front, back = _split(str(flds))
+    ord_, type_, queue, due, ivl, factor, reps, lapses, flags = (int(x) for x in numbers)
+    return CardView(
+        card_id=int(cid),
+        note_id=int(nid),
+        deck_id=int(did),
+        deck_name=None if deck is None else str(deck["name"]),
+        front=front,
+        back=back,
+        ord=ord_,
+        type=type_,
+        queue=queue,
+        due=due,
+        ivl=ivl,
+        factor=factor,
+        reps=reps,
+        lapses=lapses,
+        flags=flags,
+        modified=int(modified),
+    )
+
+
+def get_card(conn: sqlite3.Connection, card_id: int) -> CardView:
+    return _card_view(conn, DeckIndex(Col(conn)), card_id)
+
+
+def list_deck_cards(
+    conn: sqlite3.Connection, deck_id: int, page: int = 1, per_page: int = 10
+) -> CardPage:
+    """One page of the cards in a deck and its subdecks (as Anki's `deck:name` search
+    finds them), oldest first (by card id). Pages count from 1; a page past the end is
+    empty; `page` and `per_page` below 1 are treated as 1."""
+    decks = DeckIndex(Col(conn))
+    deck = decks.get(deck_id)
+    ids = decks.subtree(deck_id)
+    page, per_page = max(1, page), max(1, per_page)
+    where = f"c.did in ({','.join('?' * len(ids))})"
+    (total,) = conn.execute(f"select count() from cards c where {where}", ids).fetchone()
+    rows = conn.execute(
+        f"select c.id, c.nid, n.flds, max(c.mod, n.mod) from cards c"
+        f" join notes n on n.id = c.nid where {where} order by c.id limit ? offset ?",
+        (*ids, per_page, (page - 1) * per_page),
+    ).fetchall()
+    cards = tuple(
+        CardSummary(int(cid), int(nid), *_split(str(flds)), int(modified))
+        for cid, nid, flds, modified in rows
+    )
+    return CardPage(
+        deck_id=deck_id,
+        deck_name=str(deck["name"]),
+        cards=cards,
+        total=int(total),
+        page=page,
+        per_page=per_page,
+        total_pages=math.ceil(total / per_page),
+    )
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def add_card(
+    conn: sqlite3.Connection, front: str, back: str, deck_id: int | None = None, *, now: float
+) -> AddedCard:
+    """Add a Basic note and its one card, new, at the end of the new queue.
+
+    `deck_id` None means the current deck (or the default deck if the current deck is a
+    filtered one); an explicit filtered deck is refused, as in Anki.
+    """
+    validate_fields(front, back)
+    col = Col(conn)
+    decks = DeckIndex(col)
+    if deck_id is None:
+        deck_id = current_deck_id(col, decks)
+        if decks.get(deck_id).get("dyn"):
+            deck_id = DEFAULT_DECK_ID
+    deck = decks.get(deck_id)
+    if deck.get("dyn"):
+        raise FilteredDeck(
+            f"{deck['name']!r} is a filtered deck; cards can only be added to regular decks."
+        )
+    model = _basic_model(col)
+
+    fields = [front, back] + [""] * (len(model["flds"]) - 2)
+    sort_field, checksum = _sort_and_checksum(fields, int(model.get("sortf", 0)))
+    position = _next_position(col)
+    note_id = next_row_id(conn, "notes", now)
+    card_id = next_row_id(conn, "cards", now)
+    mod = int(now)
+
+    conn.execute(
+        "insert into notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
+        " values (?, ?, ?, ?, ?, '', ?, ?, ?, 0, '')",
+        (
+            note_id,
+            guid64(),
+            int(model["id"]),
+            mod,
+            LOCAL_USN,
+            FIELD_SEPARATOR.join(fields),
+            sort_field,
+            checksum,
+        ),
+    )
+    conn.execute(
+        "insert into cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor,"
+        " reps, lapses, left, odue, odid, flags, data)"
+        " values (?, ?, ?, 0, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, '')",
+        (card_id, note_id, deck_id, mod, LOCAL_USN, TYPE_NEW, QUEUE_NEW, position),
+    )
+    col.save(now=now)
+    return AddedCard(card_id, note_id)
+
+
+def _next_position(col: Col) -> int:
+    """Anki's `nextPos`: the new card's position; the stored value moves on by one."""
+    try:
+        position = int(col.conf.get("nextPos", 0))
+    except (TypeError, ValueError):
+        position = 0
+    col.conf["nextPos"] = position + 1
+    col.mark_changed("conf")
+    return position
+
+
+def update_card(
+    conn: sqlite3.Connection, card_id: int, front: str, back: str, *, now: float
+) -> CardView:
+    """Replace the front and back of a card's note (other fields of the note are kept).
+
+    Writes nothing if both are unchanged, as Anki does.
+    """
+    validate_fields(front, back)
+    col = Col(conn)
+    decks = DeckIndex(col)
+    row = conn.execute(
+        "select n.id, n.mid, n.flds from cards c join notes n on n.id = c.nid where c.id = ?",
+        (card_id,),
+    ).fetchone()
+    if row is None:
+        raise CardNotFound(card_id)
+    note_id, model_id, flds = int(row[0]), int(row[1]), str(row[2])
+    fields = flds.split(FIELD_SEPARATOR)
+    if len(fields) < 2 and back:
+        raise InvalidField("back", "This card's note type has no field for a back.")
+    fields[0] = front
+    if len(fields) > 1:
+        fields[1] = back
+    if fields != flds.split(FIELD_SEPARATOR):
+        model = col.models.get(str(model_id)) or {}
+        sort_field, checksum = _sort_and_checksum(fields, int(model.get("sortf", 0)))
+        mod = int(now)
+        conn.execute(
+            "update notes set flds = ?, sfld = ?, csum = ?, mod = ?, usn = ? where id = ?",
+            (FIELD_SEPARATOR.join(fields), sort_field, checksum, mod, LOCAL_USN, note_id),
+        )
+        conn.execute("update cards set mod = ?, usn = ? where id = ?", (mod, LOCAL_USN, card_id))
+        mark_modified(conn, now=now)
+    return _card_view(conn, decks, card_id)
+
+
+def delete_card(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
+    """Delete a card, and its note if no other card is left; graves for both, as Anki."""
+    row = conn.execute("select nid from cards where id = ?", (card_id,)).fetchone()
+    if row is None:
+        raise CardNotFound(card_id)
+    note_id = int(row[0])
+    conn.execute("delete from cards where id = ?", (card_id,))
+    graves = [(LOCAL_USN, card_id, GRAVE_CARD)]
+    if conn.execute("select 1 from cards where nid = ? limit 1", (note_id,)).fetchone() is None:
+        conn.execute("delete from notes where id = ?", (note_id,))
+        graves.append((LOCAL_USN, note_id, GRAVE_NOTE))
+    conn.executemany("insert into graves (usn, oid, type) values (?, ?, ?)", graves)
+    mark_modified(conn, now=now)

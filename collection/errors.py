@@ -1,0 +1,95 @@
+"""What can go wrong in the collection domain; ``api/errors.py`` maps each onto HTTP.
+
+Every exception carries a message a person can act on (``str(exc)``) and a stable
+machine-readable ``code``. A function that raises one of these has not changed the
+database (validation happens before the first write).
+"""
+
+from __future__ import annotations
+
+
+class CollectionError(Exception):
+    """Base class of collection-domain failures."""
+
+    code = "collection_error"
+
+
+class MalformedCollection(CollectionError):
+    """The database is not a usable schema-11 collection (a server-side problem, 500)."""
+
+    code = "collection_malformed"
+
+
+class DeckNotFound(CollectionError):
+    """No deck has this id (404)."""
+
+    code = "deck_not_found"
+
+    def __init__(self, deck_id: int) -> None:
+        super().__init__(f"There is no deck with id {deck_id}.")
+        self.deck_id = deck_id
+
+
+class CardNotFound(CollectionError):
+    """No card has this id (404)."""
+
+    code = "card_not_found"
+
+    def __init__(self, card_id: int) -> None:
+        super().__init__(f"There is no card with id {card_id}.")
+        self.card_id = card_id
+
+
+class DuplicateDeck(CollectionError):
+    """Another deck already has this name, compared case-insensitively (409)."""
+
+    code = "duplicate_deck"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"A deck named {name!r} already exists (deck names ignore upper/lower case)."
+        )
+        self.name = name
+
+
+class DefaultDeckProtected(CollectionError):
+    """The default deck (id 1) cannot be deleted (400)."""
+
+    code = "default_deck_protected"
+
+    def __init__(self, message: str = "The default deck cannot be deleted.") -> None:
+        super().__init__(message)
+
+
+class InvalidDeckName(CollectionError):
+    """The deck name is empty, malformed, or names an impossible place (422)."""
+
+    code = "invalid_deck_name"
+
+
+class FilteredDeck(CollectionError):
+    """Cards cannot be added to a filtered deck, nor decks put inside one (422)."""
+
+    code = "filtered_deck"
+
+
+class InvalidField(CollectionError):
+    """A note field is empty where it must not be, too long, or malformed (422)."""
+
+    code = "invalid_field"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NoteTypeMissing(CollectionError):
+    """The collection has no usable Basic note type to add cards with (409)."""
+
+    code = "note_type_missing"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This collection has no standard 'Basic' note type with Front and Back fields, "
+            "so cards cannot be added to it."
+        )

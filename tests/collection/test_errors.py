@@ -1,0 +1,58 @@
+"""Domain errors: one base class, a stable code each, a message a person can act on."""
+
+from __future__ import annotations
+
+import pytest
+
+from collection import errors
+from collection.errors import (
+    CardNotFound,
+    CollectionError,
+    DeckNotFound,
+    DefaultDeckProtected,
+    DuplicateDeck,
+    FilteredDeck,
+    InvalidDeckName,
+    InvalidField,
+    MalformedCollection,
+    NoteTypeMissing,
+)
+
+EXAMPLES = [
+    DeckNotFound(42),
+    CardNotFound(7),
+    DuplicateDeck("Spanish"),
+    DefaultDeckProtected(),
+    InvalidDeckName("The deck name is empty."),
+    InvalidField("front", "The front is empty."),
+    FilteredDeck("'F' is a filtered deck."),
+    NoteTypeMissing(),
+    MalformedCollection("broken"),
+]
+
+
+def test_every_error_is_covered_here():
+    classes = {
+        c
+        for c in vars(errors).values()
+        if isinstance(c, type) and issubclass(c, CollectionError) and c is not CollectionError
+    }
+    assert classes == {type(e) for e in EXAMPLES}
+
+
+@pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_errors_carry_a_message_and_a_code(error: CollectionError):
+    assert isinstance(error, CollectionError)
+    assert str(error).strip()
+    assert error.code != CollectionError.code
+
+
+def test_codes_are_distinct():
+    assert len({e.code for e in EXAMPLES}) == len(EXAMPLES)
+
+
+def test_messages_name_what_was_not_found():
+    assert "42" in str(DeckNotFound(42))
+    assert "7" in str(CardNotFound(7))
+    assert "'Spanish'" in str(DuplicateDeck("Spanish"))
+    assert InvalidField("back", "x").field == "back"
