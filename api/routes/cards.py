@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from fastapi import APIRouter, Response, status
@@ -40,12 +39,11 @@ def get_card(card_id: int, collection: CollectionDep) -> CardOut:
 def update_card(card_id: int, body: CardUpdate, collection: CollectionDep) -> CardOut:
     """Replace the card's front and back."""
     now = time.time()
-
-    def update(conn: sqlite3.Connection) -> cards.CardView:
-        cards.update_card(conn, card_id, body.front, body.back, now=now)
-        return cards.get_card(conn, card_id)
-
-    return CardOut.of(collection.write(update))
+    return CardOut.of(
+        collection.write(
+            lambda conn: cards.update_card(conn, card_id, body.front, body.back, now=now)
+        )
+    )
 
 
 @router.delete("/{card_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)

@@ -1,0 +1,179 @@
+"""The function's code asset, built without Docker.
+
+Dependencies are pip-installed as Linux arm64 wheels for the Lambda runtime's Python
+(cached per dependency list), then the project's own packages are copied beside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+from javumbo_infra import names
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEPS_CACHE_DIR = PROJECT_ROOT / ".cache" / "lambda-deps"
+
+# Lambda's Python runtimes run on Amazon Linux 2023 (glibc 2.34). pip does not widen
+# a manylinux platform to older or newer glibc tags by itself, so list them.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
+IMPLEMENTATION = "cp"
+
+# Copied into the bundle from each app package: everything but caches and dotfiles.
+_APP_IGNORE = ("__pycache__", "*.py[cod]", ".*")
+
+# The asset hash covers exactly what the bundle is built from: the app packages and
+# pyproject.toml (the dependency list). Later patterns win over earlier ones.
+ASSET_EXCLUDES = (
+    "*",
+    ".*",
+    *(f"!{package}" for package in names.APP_PACKAGES),
+    *(f"!{package}/**" for package in names.APP_PACKAGES),
+    "!pyproject.toml",
+    *_APP_IGNORE,
+)
+
+
+class BundlingError(RuntimeError):
+    """The bundle could not be built; the message says which step failed."""
+
+
+def runtime_dependencies(project_root: Path) -> list[str]:
+    """`[project].dependencies` of pyproject.toml: the single list of what production needs."""
+    with (project_root / "pyproject.toml").open("rb") as f:
+        project = tomllib.load(f)["project"]
+    return list(project["dependencies"])
+
+
+def deps_cache_key(requirements: Sequence[str], *, python_version: str) -> str:
+    payload = {
+        "requirements": sorted(requirements),
+        "python": python_version,
+        "implementation": IMPLEMENTATION,
+        "platforms": list(PLATFORMS),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def install_dependencies(
+    requirements: Sequence[str], *, python_version: str, cache_dir: Path
+) -> Path:
+    """A directory holding `requirements` installed for the runtime; built once per key.
+
+    The versions resolved on the first build are kept until the dependency list (or the
+    Python version) changes; delete the cache directory to pick up newer releases.
+    """
+    target = cache_dir / deps_cache_key(requirements, python_version=python_version)
+    if target.is_dir():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache_dir))
+    try:
+        command = [
+            sys.executable, "-m", "pip", "install",
+            "--quiet", "--disable-pip-version-check", "--no-compile",
+            "--target", str(staging),
+            *(arg for platform in PLATFORMS for arg in ("--platform", platform)),
+            "--implementation", IMPLEMENTATION,
+            "--python-version", python_version,
+            "--only-binary=:all:",
+            *requirements,
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise BundlingError(
+                f"pip could not install the Lambda dependencies:\n{result.stderr.strip()}"
+            )
+        # Console scripts are useless in a function, and their shebangs name this venv.
+        shutil.rmtree(staging / "bin", ignore_errors=True)
+        for cache in list(staging.rglob("__pycache__")):
+            shutil.rmtree(cache, ignore_errors=True)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():  # not merely another synth that finished first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def copy_app_packages(project_root: Path, output_dir: Path) -> None:
+    for package in names.APP_PACKAGES:
+        destination = output_dir / package
+        if destination.exists():
+            raise BundlingError(f"a dependency installs a top-level {package!r}: it would clash")
+        shutil.copytree(
+            project_root / package, destination, ignore=shutil.ignore_patterns(*_APP_IGNORE)
+        )
+
+
+@jsii.implements(ILocalBundling)
+class LocalBundler:
+    """Builds the bundle on this machine (the CDK falls back to Docker only if this fails)."""
+
+    def __init__(self, *, project_root: Path, python_version: str, cache_dir: Path) -> None:
+        self.project_root = project_root
+        self.python_version = python_version
+        self.cache_dir = cache_dir
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **options: Any) -> bool:
+        """Install (or reuse) the dependencies, then copy the app packages beside them."""
+        deps = install_dependencies(
+            runtime_dependencies(self.project_root),
+            python_version=self.python_version,
+            cache_dir=self.cache_dir,
+        )
+        shutil.copytree(deps, output_dir, dirs_exist_ok=True)
+        copy_app_packages(self.project_root, Path(output_dir))
+        return True
+
+
+def python_version_of(runtime: lambda_.Runtime) -> str:
+    """'3.13' for python3.13: the wheels must match the runtime's interpreter."""
+    prefix = "python"
+    if not runtime.name.startswith(prefix):
+        raise ValueError(f"{runtime.name} is not a Python runtime")
+    return runtime.name.removeprefix(prefix)
+
+
+def lambda_code(
+    *,
+    runtime: lambda_.Runtime,
+    project_root: Path = PROJECT_ROOT,
+    cache_dir: Path = DEPS_CACHE_DIR,
+) -> lambda_.Code:
+    """The project as a Lambda asset, its hash taken from the sources it is built from."""
+    bundler = LocalBundler(
+        project_root=project_root,
+        python_version=python_version_of(runtime),
+        cache_dir=cache_dir,
+    )
+    return lambda_.Code.from_asset(
+        str(project_root),
+        asset_hash_type=AssetHashType.SOURCE,
+        exclude=list(ASSET_EXCLUDES),
+        bundling=BundlingOptions(
+            # Required by the type; never pulled, because the local bundler succeeds or raises.
+            image=DockerImage.from_registry("unused"),
+            local=bundler,
+            # Read by nobody: listed because bundling options are part of the asset hash,
+            # so a new runtime version or platform rebuilds the bundle.
+            environment={
+                "JAVUMBO_BUNDLE_PYTHON": bundler.python_version,
+                "JAVUMBO_BUNDLE_PLATFORMS": ",".join(PLATFORMS),
+            },
+        ),
+    )

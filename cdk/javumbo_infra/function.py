@@ -1,0 +1,125 @@
+"""The API function: FastAPI behind Mangum, with exactly the permissions it uses."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from javumbo_infra import nag, names
+from javumbo_infra.settings import StackSettings
+
+# Pinned, not "latest": the bundle's wheels are built for this interpreter, and moving to
+# a new Python is a tested change, not a side effect of upgrading aws-cdk-lib.
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# HTTP APIs give up on an integration after 30 s; stop just before so the error is ours.
+TIMEOUT = Duration.seconds(29)
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")  # GetObject covers HEAD
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+)
+
+
+class ApiFunction(Construct):
+    """The Lambda function, its log group and a role limited to what the app calls."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        settings: StackSettings,
+        bucket: s3.Bucket,
+        users_table: dynamodb.ITable,
+        auth_table: dynamodb.ITable,
+        signing_secret: secretsmanager.ISecret,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        # An explicit role instead of the default one with AWSLambdaBasicExecutionRole:
+        # the function writes to its own log group and nowhere else.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Javumbo API function: its log group, collection objects, two tables.",
+        )
+        self.log_group.grant_write(self.role)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CollectionObjects",
+                actions=list(OBJECT_ACTIONS),
+                resources=[bucket.arn_for_objects(f"{p}*") for p in names.OBJECT_PREFIXES],
+            )
+        )
+        # Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the app
+        # would report a missing collection as an outage (503) instead of a 404.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MissingKeysAre404",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UserAndAuthItems",
+                actions=list(TABLE_ACTIONS),
+                resources=[users_table.table_arn, auth_table.table_arn],
+            )
+        )
+        signing_secret.grant_read(self.role)
+        for prefix in names.OBJECT_PREFIXES:
+            nag.acknowledge(
+                self.role,
+                nag.object_wildcard_finding(bucket, prefix),
+                f"Object keys under {prefix} are per learner ({prefix}<username>...), so the "
+                "function needs the prefix; the actions are limited to Get/Put/DeleteObject "
+                "and the prefixes to the four the app uses.",
+            )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Javumbo API (FastAPI through Mangum)",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=names.HANDLER,
+            code=code,
+            role=self.role,
+            memory_size=settings.memory_mib,
+            ephemeral_storage_size=Size.mebibytes(settings.ephemeral_storage_mib),
+            timeout=TIMEOUT,
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            log_group=self.log_group,
+            environment={
+                names.ENV_BACKEND: "aws",
+                names.ENV_BUCKET: bucket.bucket_name,
+                names.ENV_USERS_TABLE: users_table.table_name,
+                names.ENV_AUTH_TABLE: auth_table.table_name,
+                names.ENV_JWT_SECRET_ARN: signing_secret.secret_arn,
+                names.ENV_CACHE_DIR: names.CACHE_DIR,
+                names.ENV_CACHE_MAX_BYTES: str(settings.cache_max_bytes),
+            },
+        )
+        nag.acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"The runtime is pinned to {RUNTIME.name} on purpose: the bundled wheels are built "
+            "for it and the code is tested on it; moving to a newer Python is a reviewed "
+            "change of RUNTIME in cdk/javumbo_infra/function.py.",
+        )

@@ -1,0 +1,46 @@
+"""Names shared by the stack, its constructs, the app's settings and the tests."""
+
+from __future__ import annotations
+
+STACK_NAME = "Javumbo"
+
+# The Lambda entry point, inside the bundle (api/lambda_handler.py).
+HANDLER = "api.lambda_handler.handler"
+
+# The project's own packages: copied into the bundle beside the dependencies.
+APP_PACKAGES = ("api", "auth", "collection", "storage")
+
+# Key prefixes in the collections bucket that the function may read and write.
+PREFIX_COLLECTIONS = "user_dbs/"
+PREFIX_MEDIA = "user_media/"
+PREFIX_UPLOADS = "uploads/"
+PREFIX_EXPORTS = "exports/"
+OBJECT_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_MEDIA, PREFIX_UPLOADS, PREFIX_EXPORTS)
+# Scratch objects (import uploads, export files) are never kept longer than this.
+SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS)
+
+# Partition keys and TTL attribute, as in ARCHITECTURE.md section 3.
+USERS_PARTITION_KEY = "username"
+AUTH_PARTITION_KEY = "pk"
+AUTH_TTL_ATTRIBUTE = "expires_at"
+
+# The function's environment (api/core/config.py reads these).
+ENV_BACKEND = "JAVUMBO_BACKEND"
+ENV_BUCKET = "JAVUMBO_BUCKET"
+ENV_USERS_TABLE = "JAVUMBO_USERS_TABLE"
+ENV_AUTH_TABLE = "JAVUMBO_AUTH_TABLE"
+ENV_JWT_SECRET_ARN = "JAVUMBO_JWT_SECRET_ARN"  # noqa: S105 (a variable name)
+ENV_CACHE_DIR = "JAVUMBO_CACHE_DIR"
+ENV_CACHE_MAX_BYTES = "JAVUMBO_CACHE_MAX_BYTES"
+CACHE_DIR = "/tmp/javumbo-cache"  # noqa: S108 (Lambda's only writable disk)
+
+# Context keys (cdk.json, or `cdk deploy -c key=value`).
+CTX_CORS_ORIGINS = "javumbo:corsOrigins"
+CTX_RESERVED_CONCURRENCY = "javumbo:reservedConcurrency"
+CTX_MEMORY_MIB = "javumbo:memoryMiB"
+CTX_EPHEMERAL_STORAGE_MIB = "javumbo:ephemeralStorageMiB"
+CTX_THROTTLE_RATE = "javumbo:throttleRateLimit"
+CTX_THROTTLE_BURST = "javumbo:throttleBurstLimit"
+
+# Routes without a bearer token: every other route checks the token in the application.
+PUBLIC_ROUTES = ("/health", "/api/register", "/api/login", "/api/token", "/docs", "/openapi.json")

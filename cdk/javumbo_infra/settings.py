@@ -1,0 +1,102 @@
+"""Deploy-time settings, read from CDK context with defaults that match cdk.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Node
+
+from javumbo_infra import names
+
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A context value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackSettings:
+    """What an operator may tune per deployment; everything else is fixed by design."""
+
+    cors_origins: tuple[str, ...] = ()
+    reserved_concurrency: int | None = None
+    memory_mib: int = 1024
+    ephemeral_storage_mib: int = 2048
+    throttle_rate_limit: int = 50
+    throttle_burst_limit: int = 100
+
+    def __post_init__(self) -> None:
+        _check_range(names.CTX_MEMORY_MIB, self.memory_mib, 128, 10240)
+        # The cache needs room beside the working copy of the collection being written.
+        _check_range(names.CTX_EPHEMERAL_STORAGE_MIB, self.ephemeral_storage_mib, 1024, 10240)
+        _check_range(names.CTX_THROTTLE_RATE, self.throttle_rate_limit, 1, 10000)
+        _check_range(names.CTX_THROTTLE_BURST, self.throttle_burst_limit, 1, 5000)
+        if self.reserved_concurrency is not None:
+            _check_range(names.CTX_RESERVED_CONCURRENCY, self.reserved_concurrency, 1, 10000)
+        for origin in self.cors_origins:
+            if not origin.startswith(("https://", "http://")) or origin.endswith("/"):
+                raise SettingsError(
+                    f"{names.CTX_CORS_ORIGINS}: {origin!r} is not an origin "
+                    "(scheme://host[:port], no trailing slash)"
+                )
+
+    @property
+    def cache_max_bytes(self) -> int:
+        """Three quarters of /tmp: the rest is for the copy being written and scratch files."""
+        return self.ephemeral_storage_mib * MIB * 3 // 4
+
+    @classmethod
+    def from_context(cls, node: Node) -> StackSettings:
+        defaults = cls()
+        return cls(
+            cors_origins=_origins(node.try_get_context(names.CTX_CORS_ORIGINS)),
+            reserved_concurrency=_optional_int(node, names.CTX_RESERVED_CONCURRENCY),
+            memory_mib=_int(node, names.CTX_MEMORY_MIB, defaults.memory_mib),
+            ephemeral_storage_mib=_int(
+                node, names.CTX_EPHEMERAL_STORAGE_MIB, defaults.ephemeral_storage_mib
+            ),
+            throttle_rate_limit=_int(node, names.CTX_THROTTLE_RATE, defaults.throttle_rate_limit),
+            throttle_burst_limit=_int(
+                node, names.CTX_THROTTLE_BURST, defaults.throttle_burst_limit
+            ),
+        )
+
+
+def _check_range(key: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise SettingsError(f"{key} must be between {low} and {high}, not {value}")
+
+
+def _as_int(key: str, value: Any) -> int:
+    # `cdk deploy -c key=5` passes the string "5"; cdk.json passes the number 5.
+    if isinstance(value, bool):
+        raise SettingsError(f"{key} must be an integer, not {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key} must be an integer, not {value!r}") from None
+
+
+def _int(node: Node, key: str, default: int) -> int:
+    value = node.try_get_context(key)
+    return default if value is None else _as_int(key, value)
+
+
+def _optional_int(node: Node, key: str) -> int | None:
+    value = node.try_get_context(key)
+    return None if value in (None, "", "null") else _as_int(key, value)
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    # cdk.json gives a list; `-c javumbo:corsOrigins=...` gives a JSON list or a comma list.
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else text.split(",")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(f"{names.CTX_CORS_ORIGINS} must be a list of origins, not {value!r}")
+    return tuple(item.strip() for item in value if item.strip())

@@ -1,0 +1,65 @@
+"""The Javumbo stack: storage, the signing secret, the function and its HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from javumbo_infra.bundling import lambda_code
+from javumbo_infra.function import RUNTIME, ApiFunction
+from javumbo_infra.http_api import HttpEndpoint
+from javumbo_infra.settings import StackSettings
+from javumbo_infra.signing import SigningSecret
+from javumbo_infra.storage import CollectionStorage
+
+# Behaviour this stack is written against, whatever cdk.json the caller has (tests and
+# `python app.py` do not read cdk.json; `cdk synth` does).
+FEATURE_FLAGS = {
+    # Grant S3 log delivery by bucket policy: new buckets have ACLs disabled.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+class JavumboStack(Stack):
+    """Everything Javumbo needs on AWS; the data (bucket, tables) outlives the stack."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code | None = None,
+        settings: StackSettings | None = None,
+        **stack_props: Any,
+    ) -> None:
+        """`code` defaults to the bundled project; `settings` to the ones in CDK context."""
+        super().__init__(scope, construct_id, **stack_props)
+        for flag, value in FEATURE_FLAGS.items():
+            self.node.set_context(flag, value)
+        settings = settings or StackSettings.from_context(self.node)
+
+        self.storage = CollectionStorage(self, "Storage")
+        self.signing = SigningSecret(self, "Signing")
+        self.api_function = ApiFunction(
+            self,
+            "Api",
+            code=code or lambda_code(runtime=RUNTIME),
+            settings=settings,
+            bucket=self.storage.bucket,
+            users_table=self.storage.users_table,
+            auth_table=self.storage.auth_table,
+            signing_secret=self.signing.secret,
+        )
+        self.endpoint = HttpEndpoint(
+            self, "Http", function=self.api_function.function, settings=settings
+        )
+
+        CfnOutput(self, "ApiUrl", value=self.endpoint.url, description="Base URL of the API")
+        CfnOutput(self, "CollectionsBucketName", value=self.storage.bucket.bucket_name)
+        CfnOutput(self, "UsersTableName", value=self.storage.users_table.table_name)
+        CfnOutput(self, "AuthTableName", value=self.storage.auth_table.table_name)
+        CfnOutput(self, "FunctionName", value=self.api_function.function.function_name)
+        CfnOutput(self, "SigningSecretArn", value=self.signing.secret.secret_arn)

@@ -1,0 +1,90 @@
+"""Where the data lives: the collections bucket (plus its access-log bucket) and the tables."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from javumbo_infra import names
+
+ACCESS_LOG_RETENTION = Duration.days(90)
+NONCURRENT_VERSION_RETENTION = Duration.days(30)
+SCRATCH_RETENTION = Duration.days(1)
+
+
+class CollectionStorage(Construct):
+    """Everything here outlives the stack (RETAIN): it is the learners' data."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # log delivery cannot write to KMS
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_RETENTION)
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Collections",
+            versioned=True,  # an operator can restore a collection (ARCHITECTURE.md 2.7)
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="collections/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-versions",
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                    expired_object_delete_marker=True,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                *(
+                    s3.LifecycleRule(
+                        id=f"expire-{prefix.rstrip('/')}",
+                        prefix=prefix,
+                        expiration=SCRATCH_RETENTION,
+                        noncurrent_version_expiration=SCRATCH_RETENTION,
+                    )
+                    for prefix in names.SCRATCH_PREFIXES
+                ),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.users_table = _table(self, "Users", partition_key=names.USERS_PARTITION_KEY)
+        self.auth_table = _table(
+            self,
+            "AuthState",
+            partition_key=names.AUTH_PARTITION_KEY,
+            time_to_live_attribute=names.AUTH_TTL_ATTRIBUTE,
+        )
+
+
+def _table(
+    scope: Construct,
+    construct_id: str,
+    *,
+    partition_key: str,
+    time_to_live_attribute: str | None = None,
+) -> dynamodb.Table:
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        deletion_protection=True,
+        time_to_live_attribute=time_to_live_attribute,
+        removal_policy=RemovalPolicy.RETAIN,
+    )

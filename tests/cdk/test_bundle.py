@@ -1,0 +1,253 @@
+"""The function's code asset: built without Docker, for Linux arm64, app code plus runtime
+dependencies and nothing else."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from aws_cdk import FileSystem
+from aws_cdk import aws_lambda as lambda_
+
+from javumbo_infra import bundling, names
+from tests.cdk.conftest import CDK_DIR
+
+PROJECT_ROOT = CDK_DIR.parent
+MAX_BUNDLE_MIB = 60
+ELF_MACHINE_AARCH64 = 183
+FORBIDDEN = (
+    "anki",
+    "moto",
+    "pytest",
+    "_pytest",
+    "aws_cdk",
+    "cdk_nag",
+    "jsii",
+    "constructs",
+    "uvicorn",
+    "hypothesis",
+    "cfnlint",
+    "mypy",
+    "ruff",
+    "httpx",
+    "tests",
+    "cdk",
+    "javumbo_infra",
+)
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _size(directory: Path) -> int:
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
+
+
+# --- the real bundle (one `python app.py` per session) ------------------------------
+
+
+def test_bundle_holds_the_app_packages_as_in_the_project(bundle_dir: Path) -> None:
+    for package in names.APP_PACKAGES:
+        source = PROJECT_ROOT / package
+        expected = {
+            p.relative_to(source)
+            for p in source.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        }
+        bundled = {p.relative_to(bundle_dir / package) for p in (bundle_dir / package).rglob("*")}
+        bundled = {p for p in bundled if (bundle_dir / package / p).is_file()}
+        assert bundled == expected, package
+
+
+def test_bundle_has_no_bytecode_caches(bundle_dir: Path) -> None:
+    assert not list(bundle_dir.rglob("__pycache__"))
+    assert not list(bundle_dir.rglob("*.pyc"))
+
+
+def test_bundle_holds_every_runtime_dependency(bundle_dir: Path) -> None:
+    installed = {
+        _normalise(p.name.removesuffix(".dist-info").rsplit("-", 1)[0])
+        for p in bundle_dir.glob("*.dist-info")
+    }
+    for requirement in bundling.runtime_dependencies(PROJECT_ROOT):
+        name = re.match(r"[A-Za-z0-9._-]+", requirement)
+        assert name is not None
+        assert _normalise(name.group()) in installed, requirement
+    for module in ("fastapi", "mangum", "boto3", "pydantic", "pydantic_core", "jose"):
+        assert (bundle_dir / module).is_dir(), module
+
+
+def test_native_code_is_for_arm64_linux(bundle_dir: Path) -> None:
+    pydantic_core = list((bundle_dir / "pydantic_core").glob("_pydantic_core.*.so"))
+    assert len(pydantic_core) == 1
+    assert "aarch64-linux-gnu" in pydantic_core[0].name
+    python_version = bundling.python_version_of(lambda_.Runtime.PYTHON_3_13).replace(".", "")
+    extensions = list(bundle_dir.rglob("*.so"))
+    assert extensions
+    for extension in extensions:
+        header = extension.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF", extension
+        assert int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64, extension
+        if "cpython-" in extension.name:
+            assert f"cpython-{python_version}-" in extension.name, extension
+
+
+def test_bundle_holds_no_dev_test_or_cdk_packages(bundle_dir: Path) -> None:
+    top_level = {_normalise(p.name.split("-")[0]) for p in bundle_dir.iterdir()}
+    present = sorted(set(FORBIDDEN) & top_level)
+    assert present == []
+    assert not (bundle_dir / "bin").exists()
+
+
+def test_bundle_is_small(bundle_dir: Path) -> None:
+    size = _size(bundle_dir)
+    print(f"\nbundle: {size / 2**20:.1f} MiB unzipped in {bundle_dir}")
+    assert size < MAX_BUNDLE_MIB * 2**20
+
+
+def test_handler_module_is_in_the_bundle(bundle_dir: Path) -> None:
+    module = Path(*names.HANDLER.split(".")[:-1]).with_suffix(".py")
+    if not (PROJECT_ROOT / module).exists():
+        pytest.skip(f"{module} is not written yet")
+    handler = names.HANDLER.rsplit(".", 1)[1]
+    assert re.search(
+        rf"^(def {handler}\b|{handler}\s*[:=])", (bundle_dir / module).read_text(), re.M
+    )
+
+
+def _imported_top_levels(tree: ast.AST) -> set[str]:
+    """Absolute imports anywhere in the module (lazy ones too), except type-checking ones."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.partition(".")[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_app_code_imports_only_what_is_bundled(bundle_dir: Path) -> None:
+    """A module missing from the bundle would fail the function at run time, not at deploy."""
+    bundled = {p.name.split(".")[0] for p in bundle_dir.iterdir() if "-" not in p.name}
+    missing: dict[str, set[str]] = {}
+    for package in names.APP_PACKAGES:
+        for source in sorted((bundle_dir / package).rglob("*.py")):
+            imported = _imported_top_levels(ast.parse(source.read_text()))
+            unknown = imported - set(sys.stdlib_module_names) - bundled - {"__future__"}
+            if unknown:
+                missing[str(source.relative_to(bundle_dir))] = unknown
+    assert missing == {}
+
+
+# --- how the bundle is built --------------------------------------------------------
+
+
+def test_dependencies_come_from_pyproject() -> None:
+    with (PROJECT_ROOT / "pyproject.toml").open("rb") as f:
+        expected = tomllib.load(f)["project"]["dependencies"]
+    assert bundling.runtime_dependencies(PROJECT_ROOT) == expected
+
+
+def test_cache_key_follows_the_dependency_list_and_python_version() -> None:
+    key = bundling.deps_cache_key(["a>=1", "b"], python_version="3.13")
+    assert key == bundling.deps_cache_key(["b", "a>=1"], python_version="3.13")
+    assert key != bundling.deps_cache_key(["a>=2", "b"], python_version="3.13")
+    assert key != bundling.deps_cache_key(["a>=1", "b"], python_version="3.12")
+
+
+def test_cached_dependencies_are_reused_without_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached = tmp_path / bundling.deps_cache_key(["x"], python_version="3.13")
+    cached.mkdir()
+
+    def no_pip(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pip ran although the cache was warm")
+
+    monkeypatch.setattr(subprocess, "run", no_pip)
+    assert bundling.install_dependencies(["x"], python_version="3.13", cache_dir=tmp_path) == cached
+
+
+def test_a_failed_install_says_so_and_leaves_no_cache_entry(tmp_path: Path) -> None:
+    with pytest.raises(bundling.BundlingError, match="pip"):
+        bundling.install_dependencies(
+            ["not a valid requirement!"], python_version="3.13", cache_dir=tmp_path
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dependency_shadowing_an_app_package_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    with pytest.raises(bundling.BundlingError, match="api"):
+        bundling.copy_app_packages(PROJECT_ROOT, tmp_path)
+
+
+def test_python_version_follows_the_runtime() -> None:
+    assert bundling.python_version_of(lambda_.Runtime.PYTHON_3_12) == "3.12"
+    with pytest.raises(ValueError, match="not a Python runtime"):
+        bundling.python_version_of(lambda_.Runtime.NODEJS_22_X)
+
+
+@pytest.fixture
+def fake_project(tmp_path: Path) -> Path:
+    for relative in (
+        "pyproject.toml",
+        "README.md",
+        "api/__init__.py",
+        "storage/s3.py",
+        "tests/test_x.py",
+        "cdk/app.py",
+        ".venv/lib/site.py",
+        ".cache/lambda-deps/k/x.py",
+    ):
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(relative)
+    return tmp_path
+
+
+def _fingerprint(project: Path) -> str:
+    return FileSystem.fingerprint(str(project), exclude=list(bundling.ASSET_EXCLUDES))
+
+
+@pytest.mark.parametrize("changed", ["api/__init__.py", "storage/s3.py", "pyproject.toml"])
+def test_asset_hash_changes_with_what_the_bundle_is_built_from(
+    fake_project: Path, changed: str
+) -> None:
+    before = _fingerprint(fake_project)
+    (fake_project / changed).write_text("changed")
+    assert _fingerprint(fake_project) != before
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        "README.md",
+        "tests/test_x.py",
+        "cdk/app.py",
+        ".venv/lib/site.py",
+        ".cache/lambda-deps/k/x.py",
+        "api/__pycache__/x.cpython-311.pyc",
+    ],
+)
+def test_asset_hash_ignores_everything_else(fake_project: Path, changed: str) -> None:
+    before = _fingerprint(fake_project)
+    path = fake_project / changed
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("changed")
+    assert _fingerprint(fake_project) == before

@@ -1,0 +1,70 @@
+"""Deploy-time settings from CDK context, and cdk.json agreeing with the code's defaults."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from javumbo_infra import names
+from javumbo_infra.settings import SettingsError, StackSettings
+from tests.cdk.conftest import CDK_DIR
+
+MIB = 1024 * 1024
+
+
+def _from(context: dict[str, Any]) -> StackSettings:
+    return StackSettings.from_context(App(context=context).node)
+
+
+def test_cdk_json_context_matches_the_code_defaults() -> None:
+    """`python app.py` (no cdk.json) and `cdk deploy` (cdk.json) must build the same stack."""
+    cdk_json = json.loads((CDK_DIR / "cdk.json").read_text())
+    assert cdk_json["app"] == "python app.py"
+    context = cdk_json["context"]
+    known = {value for key, value in vars(names).items() if key.startswith("CTX_")}
+    assert set(context) == known
+    assert _from(context) == StackSettings() == _from({})
+
+
+def test_context_values_from_the_cli_are_strings() -> None:
+    settings = _from(
+        {
+            names.CTX_CORS_ORIGINS: "https://a.example, https://b.example",
+            names.CTX_RESERVED_CONCURRENCY: "3",
+            names.CTX_MEMORY_MIB: "1536",
+        }
+    )
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.reserved_concurrency == 3
+    assert settings.memory_mib == 1536
+    assert _from({names.CTX_CORS_ORIGINS: '["https://c.example"]'}).cors_origins == (
+        "https://c.example",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (names.CTX_MEMORY_MIB, 64),
+        (names.CTX_MEMORY_MIB, "lots"),
+        (names.CTX_EPHEMERAL_STORAGE_MIB, 512),
+        (names.CTX_RESERVED_CONCURRENCY, 0),
+        (names.CTX_RESERVED_CONCURRENCY, True),
+        (names.CTX_THROTTLE_RATE, 0),
+        (names.CTX_CORS_ORIGINS, ["app.example.com"]),
+        (names.CTX_CORS_ORIGINS, ["https://app.example.com/"]),
+        (names.CTX_CORS_ORIGINS, {"origin": "https://app.example.com"}),
+    ],
+)
+def test_unusable_values_are_refused_naming_the_key(key: str, value: Any) -> None:
+    with pytest.raises(SettingsError, match=key):
+        _from({key: value})
+
+
+@pytest.mark.parametrize("ephemeral_mib", [1024, 2048, 10240])
+def test_cache_budget_leaves_room_in_tmp(ephemeral_mib: int) -> None:
+    settings = StackSettings(ephemeral_storage_mib=ephemeral_mib)
+    assert 0 < settings.cache_max_bytes <= ephemeral_mib * MIB - 256 * MIB

@@ -1,0 +1,181 @@
+"""The collections bucket, its access-log bucket and the two tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.cdk import helpers
+
+BLOCK_ALL = {
+    "BlockPublicAcls": True,
+    "BlockPublicPolicy": True,
+    "IgnorePublicAcls": True,
+    "RestrictPublicBuckets": True,
+}
+SSE_S3 = {
+    "ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def collections_bucket(template: Template) -> tuple[str, dict[str, Any]]:
+    return helpers.collections_bucket(template)
+
+
+@pytest.fixture(scope="module")
+def log_bucket(template: Template, collections_bucket: tuple[str, dict[str, Any]]) -> str:
+    """Logical id of the bucket the collections bucket logs to."""
+    _, bucket = collections_bucket
+    return bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+
+
+def test_there_are_two_buckets(template: Template) -> None:
+    template.resource_count_is("AWS::S3::Bucket", 2)
+
+
+def test_collections_bucket_is_versioned_encrypted_and_private(
+    collections_bucket: tuple[str, dict[str, Any]],
+) -> None:
+    _, bucket = collections_bucket
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["BucketEncryption"] == SSE_S3
+    assert props["PublicAccessBlockConfiguration"] == BLOCK_ALL
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["UpdateReplacePolicy"] == "Retain"
+
+
+def test_collections_bucket_logs_to_a_separate_bucket(
+    template: Template, collections_bucket: tuple[str, dict[str, Any]], log_bucket: str
+) -> None:
+    collections_id, _ = collections_bucket
+    assert log_bucket != collections_id
+    assert log_bucket in template.find_resources("AWS::S3::Bucket")
+
+
+def test_log_bucket_is_encrypted_private_and_expires_logs(
+    template: Template, log_bucket: str
+) -> None:
+    bucket = template.find_resources("AWS::S3::Bucket")[log_bucket]
+    props = bucket["Properties"]
+    assert props["BucketEncryption"] == SSE_S3
+    assert props["PublicAccessBlockConfiguration"] == BLOCK_ALL
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert any(rule.get("ExpirationInDays") == 90 and "Prefix" not in rule for rule in rules)
+
+
+def test_log_delivery_may_write_only_from_the_collections_bucket(
+    template: Template, collections_bucket: tuple[str, dict[str, Any]], log_bucket: str
+) -> None:
+    collections_id, _ = collections_bucket
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": log_bucket},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                                "Action": "s3:PutObject",
+                                "Condition": Match.object_like(
+                                    {
+                                        "ArnLike": {
+                                            "aws:SourceArn": {"Fn::GetAtt": [collections_id, "Arn"]}
+                                        }
+                                    }
+                                ),
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("bucket_fixture", ["collections", "logs"])
+def test_bucket_policy_refuses_plain_http(
+    template: Template,
+    collections_bucket: tuple[str, dict[str, Any]],
+    log_bucket: str,
+    bucket_fixture: str,
+) -> None:
+    bucket_id = collections_bucket[0] if bucket_fixture == "collections" else log_bucket
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Principal": {"AWS": "*"},
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_lifecycle_expires_old_versions_scratch_objects_and_stale_uploads(
+    collections_bucket: tuple[str, dict[str, Any]],
+) -> None:
+    _, bucket = collections_bucket
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    whole_bucket = [rule for rule in rules if "Prefix" not in rule]
+    assert any(
+        rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 30
+        for rule in whole_bucket
+    )
+    assert any(
+        rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") == 1
+        for rule in whole_bucket
+    )
+    # Nothing outside the scratch prefixes ever expires: current collections are kept.
+    assert not any("ExpirationInDays" in rule for rule in whole_bucket)
+    by_prefix = {rule["Prefix"]: rule for rule in rules if "Prefix" in rule}
+    assert set(by_prefix) == {"uploads/", "exports/"}
+    for rule in by_prefix.values():
+        assert rule["ExpirationInDays"] == 1
+
+
+TABLES = {
+    "users": {"key": "username", "ttl": None},
+    "auth": {"key": "pk", "ttl": "expires_at"},
+}
+
+
+def test_there_are_two_tables(template: Template) -> None:
+    template.resource_count_is("AWS::DynamoDB::Table", 2)
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_key_billing_recovery_and_protection(template: Template, name: str) -> None:
+    key = TABLES[name]["key"]
+    _, table = helpers.table(template, key)
+    props = table["Properties"]
+    assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    ttl = TABLES[name]["ttl"]
+    if ttl is None:
+        assert "TimeToLiveSpecification" not in props
+    else:
+        assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
