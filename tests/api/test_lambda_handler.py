@@ -1,0 +1,136 @@
+"""The Lambda handler, in a fresh process in aws mode, answering API Gateway events.
+
+The child imports ``api.lambda_handler`` exactly as Lambda does, with S3, DynamoDB and
+Secrets Manager on a moto server, and answers one event per line of its stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.aws_env import provision
+from tests.support.lambda_events import http_api_event, rest_api_event
+from tests.support.moto_server import MotoServer
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = """
+import json, sys
+import api.lambda_handler as module
+# Importing must not have built any client: that waits for the first request.
+print(json.dumps({"services_built_at_import": module.app.state.services._services is not None}))
+sys.stdout.flush()
+for line in sys.stdin:
+    print(json.dumps(module.handler(json.loads(line), None)))
+    sys.stdout.flush()
+"""
+
+
+class Lambda:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", CHILD],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.import_report = json.loads(self.process.stdout.readline())
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, "the handler process died"
+        return dict(json.loads(line))
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def invoke(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lambda]:
+    import os
+
+    env = {**os.environ, **provision(moto_server, tmp_path_factory.mktemp("lambda"))}
+    function = Lambda(env)
+    yield function
+    function.close()
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    raw = response.get("body") or ""
+    if response.get("isBase64Encoded"):
+        import base64
+
+        raw = base64.b64decode(raw).decode()
+    return json.loads(raw) if raw else None
+
+
+def test_nothing_is_built_at_import(invoke: Lambda) -> None:
+    assert invoke.import_report == {"services_built_at_import": False}
+
+
+@pytest.mark.parametrize(
+    "make_event", [http_api_event, rest_api_event], ids=["http-api-v2", "rest-api-v1"]
+)
+def test_register_login_read_and_write(
+    invoke: Lambda, make_event: Callable[..., dict[str, Any]]
+) -> None:
+    username = f"user-{make_event.__name__[:4]}"
+    password = "correct horse battery"
+    registered = invoke(
+        make_event(
+            "POST",
+            "/api/register",
+            body={"username": username, "name": "Ann", "password": password},
+        )
+    )
+    assert registered["statusCode"] == 201, registered
+    assert body_of(registered) == {"username": username, "name": "Ann"}
+
+    logged_in = invoke(
+        make_event("POST", "/api/login", body={"username": username, "password": password})
+    )
+    assert logged_in["statusCode"] == 200
+    auth = {"Authorization": f"Bearer {body_of(logged_in)['access_token']}"}
+
+    me = invoke(make_event("GET", "/api/me", headers=auth))
+    assert (me["statusCode"], body_of(me)["username"]) == (200, username)
+
+    created = invoke(make_event("POST", "/api/decks", body={"name": "Lambda::Deck"}, headers=auth))
+    assert created["statusCode"] == 201
+    deck_id = body_of(created)["id"]
+    card = invoke(
+        make_event(
+            "POST",
+            "/api/cards",
+            body={"front": "¿sí?", "back": "yes", "deckId": deck_id},
+            headers=auth,
+        )
+    )
+    assert card["statusCode"] == 201
+
+    listed = invoke(
+        make_event("GET", f"/api/decks/{deck_id}/cards", query={"perPage": "5"}, headers=auth)
+    )
+    assert listed["statusCode"] == 200
+    page = body_of(listed)
+    assert [c["front"] for c in page["cards"]] == ["¿sí?"]
+    assert page["pagination"]["perPage"] == 5
+
+    refused = invoke(make_event("GET", "/api/me"))
+    assert refused["statusCode"] == 401
