@@ -1,0 +1,237 @@
+"""Answering a card: the new card columns and the revlog row, as Anki writes them."""
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from ._rust import as_u32, f32, sat_u32
+from .card import (
+    CARD_TYPE_LEARN,
+    CARD_TYPE_RELEARN,
+    CARD_TYPE_REVIEW,
+    LOCAL_USN,
+    QUEUE_DAY_LEARN,
+    QUEUE_LEARN,
+    QUEUE_REVIEW,
+    QUEUE_SUSPENDED,
+    CardState,
+)
+from .options import LEECH_ACTION_SUSPEND, DeckOptions
+from .rng import fuzz_seed, random_u32_in_range
+from .states import (
+    Interval,
+    LearnState,
+    NewState,
+    RelearnState,
+    ReviewState,
+    SchedulingState,
+    SchedulingStates,
+    ease_permille,
+    is_leeched,
+    next_states,
+    revlog_kind,
+)
+
+LEECH_TAG: Final = "leech"
+
+# The keys Anki keeps in a card's `data` JSON, in the order it writes them; anything
+# else is dropped when Anki rewrites the column.
+_CARD_DATA_KEYS: Final = ("pos", "s", "d", "dr", "decay", "lrt", "cd")
+# FSRS memory state and desired retention: cleared by an SM-2 answer.
+_FSRS_ONLY_KEYS: Final = frozenset({"s", "d", "dr"})
+
+
+@dataclass(frozen=True, slots=True)
+class RevlogEntry:
+    """One `revlog` row."""
+
+    id: int
+    """Answer time in epoch milliseconds (the caller bumps it if the id is taken)."""
+    cid: int
+    usn: int
+    ease: int
+    """The button: 1 Again, 2 Hard, 3 Good, 4 Easy."""
+    ivl: int
+    """New interval: days if positive, seconds if negative."""
+    last_ivl: int
+    """Previous interval, same convention (column `lastIvl`)."""
+    factor: int
+    """Ease in permille after the answer; 0 for (new and) learning cards."""
+    time: int
+    """Milliseconds taken, capped at the deck's `maxTaken`."""
+    type: int
+    """0 learn, 1 review, 2 relearn."""
+
+    def as_row(self) -> dict[str, Any]:
+        """Column name -> value, ready to bind into an INSERT."""
+        return {
+            "id": self.id,
+            "cid": self.cid,
+            "usn": self.usn,
+            "ease": self.ease,
+            "ivl": self.ivl,
+            "lastIvl": self.last_ivl,
+            "factor": self.factor,
+            "time": self.time,
+            "type": self.type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    card: CardState
+    revlog: RevlogEntry
+    leech: bool
+    """The card just became a leech: add the `leech` tag to its note."""
+    suspend: bool
+    """The leech action suspended it (its `queue` is already -1)."""
+
+
+def learning_delay_with_fuzz(card_id: int, reps: int, secs: int, *, fuzz: bool = True) -> int:
+    """A (re)learning delay plus Anki's learning fuzz: up to 25% more, at most 5
+    minutes more, seeded like the review fuzz (card id + reps before the answer)."""
+    if not fuzz:
+        return secs
+    upper_exclusive = secs + as_u32(min(f32(f32(float(secs)) * 0.25), 300.0))
+    if secs >= upper_exclusive:
+        return secs
+    return random_u32_in_range(fuzz_seed(card_id, reps), secs, upper_exclusive)
+
+
+def updated_card_data(data: str, *, original_position: int | None, answered_at: int) -> str:
+    """The card's `data` JSON after an answer: Anki's keys only, in Anki's order, with
+    the last review time (`lrt`) and, for a card leaving the new queue, `pos`."""
+    try:
+        parsed = json.loads(data) if data else {}
+    except ValueError:
+        parsed = {}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    if original_position is not None:
+        parsed["pos"] = original_position
+    parsed["lrt"] = answered_at
+    for key in _FSRS_ONLY_KEYS:
+        parsed.pop(key, None)
+    if parsed.get("cd") in ("", "{}"):
+        del parsed["cd"]
+    ordered = {key: parsed[key] for key in _CARD_DATA_KEYS if key in parsed}
+    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
+
+
+def answer_card(
+    card: CardState,
+    options: DeckOptions,
+    ease: int,
+    now: float,
+    today: int,
+    time_taken_ms: int,
+    *,
+    next_day_at: int,
+    fuzz: bool = True,
+) -> AnswerResult:
+    """Answer `card` with button `ease` (1-4) at `now` (epoch seconds), as Anki's v3
+    scheduler with SM-2 does.
+
+    `today` is the day number (`days_elapsed`) and `next_day_at` the epoch second of
+    the next rollover (see `timing.sched_timing_today`): a (re)learning delay that
+    reaches past the rollover becomes an interday step (queue 3, `due` in days), as in
+    Anki, whatever its length. `fuzz=False` reproduces Anki's test mode (no fuzz).
+    """
+    states = next_states(card, options, today, fuzz=fuzz)
+    return apply_state(
+        card,
+        options,
+        states,
+        ease,
+        now,
+        today,
+        time_taken_ms,
+        next_day_at=next_day_at,
+        fuzz=fuzz,
+    )
+
+
+def apply_state(
+    card: CardState,
+    options: DeckOptions,
+    states: SchedulingStates,
+    ease: int,
+    now: float,
+    today: int,
+    time_taken_ms: int,
+    *,
+    next_day_at: int,
+    fuzz: bool = True,
+) -> AnswerResult:
+    """Apply the state chosen by `ease` from previously computed `states`."""
+    answered_ms = round(now * 1000)
+    now_secs = answered_ms // 1000
+    secs_until_rollover = max(next_day_at - now_secs, 0)
+    current = states.current
+    chosen = states.for_ease(ease)
+
+    position = current.position if isinstance(current, NewState) else None
+    fields: dict[str, Any] = {}
+    revlog_factor = 0
+    if isinstance(chosen, LearnState | RelearnState):
+        learning = chosen if isinstance(chosen, LearnState) else chosen.learning
+        delay = learning.interval.maybe_as_days(secs_until_rollover)
+        if delay.in_days:
+            fields["queue"] = QUEUE_DAY_LEARN
+            fields["due"] = today + delay.amount
+        else:
+            fields["queue"] = QUEUE_LEARN
+            fields["due"] = now_secs + learning_delay_with_fuzz(
+                card.id, card.reps, delay.amount, fuzz=fuzz
+            )
+        fields["left"] = learning.remaining_steps
+        if isinstance(chosen, LearnState):
+            fields["type"] = CARD_TYPE_LEARN
+        else:
+            fields["type"] = CARD_TYPE_RELEARN
+            fields["ivl"] = chosen.review.scheduled_days
+            fields["lapses"] = chosen.review.lapses
+            fields["factor"] = ease_permille(chosen.review.ease_factor)
+            revlog_factor = fields["factor"]
+    elif isinstance(chosen, ReviewState):
+        fields["type"] = CARD_TYPE_REVIEW
+        fields["queue"] = QUEUE_REVIEW
+        fields["ivl"] = chosen.scheduled_days
+        fields["due"] = today + chosen.scheduled_days
+        fields["factor"] = ease_permille(chosen.ease_factor)
+        fields["lapses"] = chosen.lapses
+        fields["left"] = 0
+        revlog_factor = fields["factor"]
+    else:
+        raise ValueError("answering cannot lead back to the new queue")
+
+    leech = is_leeched(chosen)
+    suspend = leech and options.leech_action == LEECH_ACTION_SUSPEND
+    if suspend:
+        fields["queue"] = QUEUE_SUSPENDED
+
+    new_card = replace(
+        card,
+        reps=card.reps + 1,
+        mod=now_secs,
+        usn=LOCAL_USN,
+        data=updated_card_data(card.data, original_position=position, answered_at=now_secs),
+        **fields,
+    )
+    revlog = RevlogEntry(
+        id=answered_ms,
+        cid=card.id,
+        usn=LOCAL_USN,
+        ease=ease,
+        ivl=_revlog_interval(chosen, secs_until_rollover),
+        last_ivl=_revlog_interval(current, secs_until_rollover),
+        factor=revlog_factor,
+        time=min(sat_u32(time_taken_ms), sat_u32(options.max_taken) * 1000),
+        type=revlog_kind(current),
+    )
+    return AnswerResult(card=new_card, revlog=revlog, leech=leech, suspend=suspend)
+
+
+def _revlog_interval(state: SchedulingState, secs_until_rollover: int) -> int:
+    interval: Interval = state.interval
+    return interval.maybe_as_days(secs_until_rollover).as_revlog_interval()

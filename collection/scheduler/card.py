@@ -1,0 +1,99 @@
+"""A card's scheduling columns, as stored in the schema-11 `cards` table."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+# cards.type
+CARD_TYPE_NEW: Final = 0
+CARD_TYPE_LEARN: Final = 1
+CARD_TYPE_REVIEW: Final = 2
+CARD_TYPE_RELEARN: Final = 3
+
+# cards.queue
+QUEUE_NEW: Final = 0
+QUEUE_LEARN: Final = 1
+"""Intraday (re)learning: `due` is epoch seconds."""
+QUEUE_REVIEW: Final = 2
+QUEUE_DAY_LEARN: Final = 3
+"""Interday (re)learning step: `due` is a day number."""
+QUEUE_PREVIEW: Final = 4
+QUEUE_SUSPENDED: Final = -1
+QUEUE_SIBLING_BURIED: Final = -2
+QUEUE_MANUALLY_BURIED: Final = -3
+
+# revlog.type
+REVLOG_LEARN: Final = 0
+REVLOG_REVIEW: Final = 1
+REVLOG_RELEARN: Final = 2
+REVLOG_FILTERED: Final = 3
+
+# Local changes not yet synced carry usn -1.
+LOCAL_USN: Final = -1
+
+_COLUMNS: Final = (
+    "id",
+    "nid",
+    "did",
+    "type",
+    "queue",
+    "due",
+    "ivl",
+    "factor",
+    "reps",
+    "lapses",
+    "left",
+    "odue",
+    "odid",
+    "mod",
+    "usn",
+    "data",
+)
+
+
+class RowLike(Protocol):
+    """A dict or a `sqlite3.Row` (with `row_factory = sqlite3.Row`)."""
+
+    def keys(self) -> Iterable[str]: ...
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CardState:
+    """The columns of a `cards` row that scheduling reads or writes.
+
+    `left` is the number of learning steps still to do (v3 writes it plainly; older
+    clients packed "steps today" as `left // 1000`, which is ignored on reading).
+    `factor` is the ease in permille (2500 = 250%); new cards have 0.
+    `data` is the card's JSON `data` column, where Anki keeps the original new-card
+    position (`pos`) and the last review time (`lrt`).
+    """
+
+    id: int
+    nid: int
+    did: int
+    type: int = CARD_TYPE_NEW
+    queue: int = QUEUE_NEW
+    due: int = 0
+    ivl: int = 0
+    factor: int = 0
+    reps: int = 0
+    lapses: int = 0
+    left: int = 0
+    odue: int = 0
+    odid: int = 0
+    mod: int = 0
+    usn: int = 0
+    data: str = ""
+
+    @classmethod
+    def from_row(cls, row: RowLike) -> "CardState":
+        """From a mapping with (at least) the `cards` columns above, e.g. `sqlite3.Row`."""
+        keys = set(row.keys())
+        values: dict[str, Any] = {name: row[name] for name in _COLUMNS if name in keys}
+        return cls(**values)
+
+    def as_row(self) -> dict[str, Any]:
+        """The columns as a dict, ready to bind into an UPDATE."""
+        return {name: getattr(self, name) for name in _COLUMNS}
