@@ -27,9 +27,11 @@ from collection.errors import (
     DeckNotFound,
     DefaultDeckProtected,
     DuplicateDeck,
+    FilteredDeck,
     InvalidDeckName,
     InvalidField,
 )
+from collection.review import CardChanged, CardNotStudyable
 from storage.objects import ObjectNotFound, StoreUnavailable
 from storage.session import CollectionConflict, CorruptCollection
 
@@ -138,6 +140,9 @@ _COLLECTION_STATUS: dict[type[CollectionError], int] = {
     DefaultDeckProtected: 400,
     InvalidDeckName: 422,
     InvalidField: 422,
+    FilteredDeck: 422,
+    CardNotStudyable: 409,
+    CardChanged: 409,
 }
 
 

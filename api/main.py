@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api.core.config import Settings, get_settings
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
-from api.routes import auth, cards, decks, health, me
+from api.routes import auth, cards, decks, health, me, review
 from api.services import Services
 from auth.accounts import Accounts
 from auth.passwords import PasswordHasher
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(me.router)
     app.include_router(decks.router)
     app.include_router(cards.router)
+    app.include_router(review.router)
     return app
 
 

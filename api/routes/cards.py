@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Response, status
 
 from api.deps import CollectionDep
 from api.routes._responses import errors
-from api.schemas.cards import CardCreate, CardCreated, CardOut, CardUpdate
-from collection import cards
+from api.schemas.cards import CardCreate, CardCreated, CardMove, CardOut, CardReset, CardUpdate
+from collection import card_actions, cards
 
 router = APIRouter(prefix="/api/cards", tags=["cards"])
 
@@ -51,3 +53,59 @@ def delete_card(card_id: int, collection: CollectionDep) -> Response:
     now = time.time()
     collection.write(lambda conn: cards.delete_card(conn, card_id, now=now))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _act(collection: CollectionDep, card_id: int, action: Callable[..., None]) -> CardOut:
+    now = time.time()
+
+    def act(conn: sqlite3.Connection) -> cards.CardView:
+        action(conn, card_id, now=now)
+        return cards.get_card(conn, card_id)
+
+    return CardOut.of(collection.write(act))
+
+
+@router.post("/{card_id}/suspend", responses=_NOT_FOUND)
+def suspend(card_id: int, collection: CollectionDep) -> CardOut:
+    """Keep the card out of reviews until it is unsuspended."""
+    return _act(collection, card_id, card_actions.suspend)
+
+
+@router.post("/{card_id}/unsuspend", responses=_NOT_FOUND)
+def unsuspend(card_id: int, collection: CollectionDep) -> CardOut:
+    return _act(collection, card_id, card_actions.unsuspend)
+
+
+@router.post("/{card_id}/bury", responses=_NOT_FOUND)
+def bury(card_id: int, collection: CollectionDep) -> CardOut:
+    """Hide the card until tomorrow."""
+    return _act(collection, card_id, card_actions.bury)
+
+
+@router.post("/{card_id}/unbury", responses=_NOT_FOUND)
+def unbury(card_id: int, collection: CollectionDep) -> CardOut:
+    return _act(collection, card_id, card_actions.unbury)
+
+
+@router.post("/{card_id}/forget", responses=_NOT_FOUND)
+def forget(card_id: int, collection: CollectionDep, body: CardReset | None = None) -> CardOut:
+    """Make the card new again, at the end of the new cards (Anki's "Reset")."""
+    reset_counts = body.reset_counts if body else False
+    return _act(
+        collection,
+        card_id,
+        lambda conn, cid, now: card_actions.forget(conn, cid, now=now, reset_counts=reset_counts),
+    )
+
+
+@router.post(
+    "/{card_id}/move",
+    responses=errors(_404="No such card or deck in your collection", _422="A filtered deck"),
+)
+def move(card_id: int, body: CardMove, collection: CollectionDep) -> CardOut:
+    """Move the card to another deck."""
+    return _act(
+        collection,
+        card_id,
+        lambda conn, cid, now: card_actions.move(conn, cid, body.deck_id, now=now),
+    )

@@ -26,6 +26,14 @@ class CardUpdate(CamelModel):
     back: FieldText = ""
 
 
+class CardMove(CamelModel):
+    deck_id: int
+
+
+class CardReset(CamelModel):
+    reset_counts: bool = Field(default=False, description="Also zero reviews and lapses.")
+
+
 class CardCreated(CamelModel):
     card_id: int
     note_id: int

@@ -1,0 +1,88 @@
+"""What a learner can do to a card besides answering it: suspend, bury, forget, move."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from collection.col import Col
+from collection.decks import DeckIndex
+from collection.errors import CardNotFound, FilteredDeck
+from collection.review import restore_queues
+from collection.scheduler import QUEUE_MANUALLY_BURIED, QUEUE_SIBLING_BURIED, QUEUE_SUSPENDED
+
+# revlog.type for a card rescheduled by hand ("Reset" in Anki's browser).
+REVLOG_MANUAL = 4
+
+
+def _require(conn: sqlite3.Connection, card_id: int) -> tuple[int, int, int, int]:
+    row = conn.execute(
+        "select queue, type, ivl, factor from cards where id = ?", (card_id,)
+    ).fetchone()
+    if row is None:
+        raise CardNotFound(card_id)
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def _set_queue(conn: sqlite3.Connection, card_id: int, queue: int, *, now: float) -> None:
+    conn.execute(
+        "update cards set queue = ?, mod = ?, usn = -1 where id = ?", (queue, int(now), card_id)
+    )
+
+
+def suspend(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
+    queue, *_ = _require(conn, card_id)
+    if queue != QUEUE_SUSPENDED:
+        _set_queue(conn, card_id, QUEUE_SUSPENDED, now=now)
+
+
+def unsuspend(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
+    queue, *_ = _require(conn, card_id)
+    if queue == QUEUE_SUSPENDED:
+        restore_queues(conn, "id = ?", (card_id,), now=now)
+
+
+def bury(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
+    """Hide the card until the next day starts (Anki's manual bury)."""
+    queue, *_ = _require(conn, card_id)
+    if queue >= 0:
+        _set_queue(conn, card_id, QUEUE_MANUALLY_BURIED, now=now)
+
+
+def unbury(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
+    queue, *_ = _require(conn, card_id)
+    if queue in (QUEUE_MANUALLY_BURIED, QUEUE_SIBLING_BURIED):
+        restore_queues(conn, "id = ?", (card_id,), now=now)
+
+
+def forget(conn: sqlite3.Connection, card_id: int, *, now: float, reset_counts: bool) -> None:
+    """Make the card new again, at the end of the new queue, as Anki's "Reset" does."""
+    _, _, ivl, factor = _require(conn, card_id)
+    col = Col(conn)
+    position = int(col.conf.get("nextPos", 0) or 0)
+    col.conf["nextPos"] = position + 1
+    col.mark_changed("conf")
+    counts = ", reps = 0, lapses = 0" if reset_counts else ""
+    conn.execute(
+        "update cards set type = 0, queue = 0, due = ?, ivl = 0, factor = 0, left = 0,"
+        f" odue = 0, mod = ?, usn = -1{counts} where id = ?",
+        (position, int(now), card_id),
+    )
+    (top,) = conn.execute("select max(id) from revlog").fetchone()
+    revlog_id = max(int(now * 1000), (top or 0) + 1)
+    conn.execute(
+        "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
+        " values (?, ?, -1, 0, 0, ?, ?, 0, ?)",
+        (revlog_id, card_id, ivl, factor, REVLOG_MANUAL),
+    )
+    col.save(now=now)
+
+
+def move(conn: sqlite3.Connection, card_id: int, deck_id: int, *, now: float) -> None:
+    _require(conn, card_id)
+    deck = DeckIndex(Col(conn)).get(deck_id)  # DeckNotFound
+    if deck.get("dyn"):
+        raise FilteredDeck(f"{deck['name']!r} is a filtered deck; cards cannot be moved into it.")
+    conn.execute(
+        "update cards set did = ?, mod = ?, usn = -1 where id = ? and did != ?",
+        (deck_id, int(now), card_id, deck_id),
+    )

@@ -1,0 +1,414 @@
+"""Studying: the next card of a deck (Anki v3's queues) and answering it.
+
+Reads are plain functions of a read-only connection; `answer` and `unbury_on_new_day`
+write and must be re-runnable on a fresher copy (the caller may retry after a
+storage conflict), so everything time-dependent comes from the `now` argument.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from collection.cards import CardView, get_card
+from collection.col import Col
+from collection.decks import DeckIndex, current_deck_id
+from collection.errors import CardNotFound, CollectionError
+from collection.scheduler import (
+    LEECH_TAG,
+    QUEUE_DAY_LEARN,
+    QUEUE_LEARN,
+    QUEUE_MANUALLY_BURIED,
+    QUEUE_NEW,
+    QUEUE_REVIEW,
+    QUEUE_SIBLING_BURIED,
+    QUEUE_SUSPENDED,
+    REVLOG_LEARN,
+    REVLOG_REVIEW,
+    CardState,
+    DeckOptions,
+    SchedTiming,
+    apply_state,
+    describe_next_states,
+    learn_ahead_secs,
+    next_states,
+    sched_timing_for_collection,
+)
+from collection.schema import DEFAULT_DCONF_ID
+
+# Remembered answers, for requests retried with the same Idempotency-Key.
+IDEMPOTENCY_CONF_KEY: Final = "javumbo.answeredKeys"
+IDEMPOTENCY_MEMORY: Final = 64
+
+
+class CardNotStudyable(CollectionError):
+    """The card is suspended or buried, so it cannot be answered (409)."""
+
+    code = "card_not_studyable"
+
+
+class CardChanged(CollectionError):
+    """The card is not in the state the client expected: answered elsewhere (409)."""
+
+    code = "card_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    new: int
+    learning: int
+    review: int
+
+
+@dataclass(frozen=True, slots=True)
+class NextCard:
+    card: CardView | None
+    buttons: tuple[str, str, str, str] | None
+    counts: QueueCounts
+    message: str
+    deck_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOutcome:
+    card: CardState
+    revlog_id: int
+    leech: bool
+    suspended: bool
+    repeated: bool  # a retried request: the answer was applied before, not again
+
+
+# --- timing and limits ---------------------------------------------------------------
+
+
+def timing(col: Col, conn: sqlite3.Connection, now: float) -> SchedTiming:
+    (crt,) = conn.execute("select crt from col").fetchone()
+    return sched_timing_for_collection(int(crt), col.conf, now)
+
+
+def _day_start_ms(when: SchedTiming) -> int:
+    return (when.next_day_at - 86_400) * 1000
+
+
+def _options(col: Col, deck: dict[str, Any]) -> DeckOptions:
+    dconf = col.dconf.get(str(deck.get("conf", DEFAULT_DCONF_ID)))
+    if not isinstance(dconf, dict):
+        dconf = col.dconf.get(str(DEFAULT_DCONF_ID), {})
+    return DeckOptions.from_dconf(dconf)
+
+
+def _marks(ids: Sequence[int]) -> str:
+    return ",".join("?" * len(ids))
+
+
+def _done_today(conn: sqlite3.Connection, ids: Sequence[int], when: SchedTiming) -> tuple[int, int]:
+    """(new cards introduced, reviews done) today in these decks, from the revlog."""
+    new, reviews = conn.execute(
+        "select count(distinct case when r.type = ? and r.lastIvl = 0 then r.cid end),"
+        " coalesce(sum(r.type = ?), 0)"
+        f" from revlog r join cards c on c.id = r.cid"
+        f" where r.id >= ? and c.did in ({_marks(ids)})",
+        (REVLOG_LEARN, REVLOG_REVIEW, _day_start_ms(when), *ids),
+    ).fetchone()
+    return int(new), int(reviews)
+
+
+def _first(
+    conn: sqlite3.Connection, ids: Sequence[int], queues: str, due_max: int | None
+) -> int | None:
+    """The first card by (due, id) among `queues` in these decks, one indexed probe per deck.
+
+    Probing deck by deck lets SQLite walk `ix_cards_sched` (did, queue, due) in order
+    instead of sorting every candidate, whatever the size of the collection.
+    """
+    best: tuple[int, int] | None = None
+    bound = "" if due_max is None else " and due <= ?"
+    for did in ids:
+        for queue in queues.split(","):
+            row = conn.execute(
+                f"select due, id from cards where did = ? and queue = ?{bound}"
+                " order by due, id limit 1",
+                (did, int(queue)) if due_max is None else (did, int(queue), due_max),
+            ).fetchone()
+            if row is not None and (best is None or (row[0], row[1]) < best):
+                best = (int(row[0]), int(row[1]))
+    return None if best is None else best[1]
+
+
+def _count(conn: sqlite3.Connection, ids: Sequence[int], where: str, *args: int, cap: int) -> int:
+    if cap <= 0:
+        return 0
+    (n,) = conn.execute(
+        f"select count() from (select 1 from cards where did in ({_marks(ids)}) and {where}"
+        " limit ?)",
+        (*ids, *args, cap),
+    ).fetchone()
+    return int(n)
+
+
+# --- the next card -------------------------------------------------------------------
+
+
+def needs_unbury(conn: sqlite3.Connection, *, now: float) -> bool:
+    """Buried cards come back at the first rollover after they were buried."""
+    col = Col(conn)
+    today = timing(col, conn, now).days_elapsed
+    if int(col.conf.get("lastUnburied", 0)) >= today:
+        return False
+    row = conn.execute(
+        "select 1 from cards where queue in (?, ?) limit 1",
+        (QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED),
+    ).fetchone()
+    return row is not None
+
+
+def unbury_on_new_day(conn: sqlite3.Connection, *, now: float) -> None:
+    col = Col(conn)
+    today = timing(col, conn, now).days_elapsed
+    if int(col.conf.get("lastUnburied", 0)) >= today:
+        return
+    restore_queues(conn, "queue in (?, ?)", (QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED), now=now)
+    col.conf["lastUnburied"] = today
+    col.mark_changed("conf")
+    col.save(now=now)
+
+
+def restore_queues(
+    conn: sqlite3.Connection, where: str, args: Sequence[int], *, now: float
+) -> None:
+    """Put suspended or buried cards back in the queue their type and due imply (Anki)."""
+    conn.execute(
+        "update cards set queue = case type"
+        f" when 0 then {QUEUE_NEW}"
+        f" when 2 then {QUEUE_REVIEW}"
+        f" else (case when due > 1000000000 then {QUEUE_LEARN} else {QUEUE_DAY_LEARN} end)"
+        f" end, mod = ?, usn = -1 where {where}",
+        (int(now), *args),
+    )
+
+
+def next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> NextCard:
+    """What to study now in a deck and its subdecks (default: the current deck).
+
+    Order, as Anki's v3 scheduler with default options: intraday learning cards that
+    are due, then reviews and interday learning due today (oldest first, up to the
+    deck's reviews/day), then new cards by position (up to new/day), then learning
+    cards due within the learn-ahead window (`collapseTime`).
+    """
+    col = Col(conn)
+    decks = DeckIndex(col)
+    if deck_id is None:
+        deck_id = current_deck_id(col, decks)
+    ids = decks.subtree(deck_id)  # DeckNotFound for an unknown deck
+    options = _options(col, decks.get(deck_id))
+    when = timing(col, conn, now)
+    today, now_s = when.days_elapsed, int(now)
+    cutoff = now_s + learn_ahead_secs(col.conf)
+    new_done, reviews_done = _done_today(conn, ids, when)
+    new_left = max(options.new_per_day - new_done, 0)
+    reviews_left = max(options.rev_per_day - reviews_done, 0)
+
+    counts = QueueCounts(
+        new=_count(conn, ids, "queue = ?", QUEUE_NEW, cap=new_left),
+        learning=_count(conn, ids, "queue = ? and due <= ?", QUEUE_LEARN, cutoff, cap=10_000)
+        + _count(conn, ids, "queue = ? and due <= ?", QUEUE_DAY_LEARN, today, cap=10_000),
+        review=_count(conn, ids, "queue = ? and due <= ?", QUEUE_REVIEW, today, cap=reviews_left),
+    )
+    card_id = (
+        _first(conn, ids, str(QUEUE_LEARN), now_s)
+        or (reviews_left and _first(conn, ids, f"{QUEUE_REVIEW},{QUEUE_DAY_LEARN}", today))
+        or (new_left and _first(conn, ids, str(QUEUE_NEW), None))
+        or _first(conn, ids, str(QUEUE_LEARN), cutoff)
+    )
+    if not card_id:
+        message = _why_nothing(conn, ids, new_left, reviews_left, today, cutoff)
+        return NextCard(None, None, counts, message, deck_id)
+
+    view = get_card(conn, card_id)
+    state = _card_state(conn, card_id)
+    deck_options = _options(col, decks.by_id.get(state.did) or decks.get(deck_id))
+    buttons = describe_next_states(next_states(state, deck_options, today), now, when.next_day_at)
+    return NextCard(view, buttons, counts, "", deck_id)
+
+
+def _why_nothing(
+    conn: sqlite3.Connection,
+    ids: Sequence[int],
+    new_left: int,
+    reviews_left: int,
+    today: int,
+    cutoff: int,
+) -> str:
+    if _count(conn, ids, "1", cap=1) == 0:
+        return "This deck is empty. Add cards to start studying."
+    if _count(conn, ids, "queue in (?, ?)", QUEUE_SUSPENDED, QUEUE_MANUALLY_BURIED, cap=1) and not (
+        _count(conn, ids, "queue >= 0", cap=1)
+    ):
+        return "Every card in this deck is suspended or buried."
+    if new_left == 0 and _count(conn, ids, "queue = ?", QUEUE_NEW, cap=1):
+        return "Daily limit reached: no more new cards today. Come back tomorrow."
+    if reviews_left == 0 and _count(
+        conn, ids, "queue = ? and due <= ?", QUEUE_REVIEW, today, cap=1
+    ):
+        return "Daily limit reached: no more reviews today. Come back tomorrow."
+    if _count(conn, ids, "queue = ? and due > ?", QUEUE_LEARN, cutoff, cap=1):
+        return "Congratulations! Some learning cards are due later today."
+    return "Congratulations! You have finished this deck for now."
+
+
+# --- answering -----------------------------------------------------------------------
+
+_STATE_COLUMNS = (
+    "id, nid, did, type, queue, due, ivl, factor, reps, lapses, left, odue, odid, mod, usn, data"
+)
+
+
+def _card_state(conn: sqlite3.Connection, card_id: int) -> CardState:
+    row = conn.execute(f"select {_STATE_COLUMNS} from cards where id = ?", (card_id,)).fetchone()
+    if row is None:
+        raise CardNotFound(card_id)
+    return CardState.from_row(dict(zip(_STATE_COLUMNS.split(", "), row, strict=True)))
+
+
+def answer(
+    conn: sqlite3.Connection,
+    card_id: int,
+    ease: int,
+    time_taken_ms: int,
+    *,
+    now: float,
+    idempotency_key: str | None = None,
+    expected_reps: int | None = None,
+) -> AnswerOutcome:
+    """Answer a card with button `ease` (1-4), as Anki's v3 scheduler does.
+
+    With `idempotency_key`, an answer already applied under that key is not applied
+    again: its result is returned (`repeated`). With `expected_reps`, a card answered
+    since the client saw it (its `reps` moved on) raises `CardChanged`.
+    """
+    if ease not in (1, 2, 3, 4):
+        raise ValueError("ease must be 1, 2, 3 or 4")
+    col = Col(conn)
+    remembered = _remembered(col, idempotency_key)
+    if remembered is not None:
+        if remembered.get("cardId") != card_id:
+            raise CardChanged("This Idempotency-Key was already used for another card.")
+        card = _card_state(conn, card_id)
+        return AnswerOutcome(card, int(remembered["revlogId"]), False, False, repeated=True)
+
+    card = _card_state(conn, card_id)
+    if card.queue in (QUEUE_SUSPENDED, QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED):
+        state = "suspended" if card.queue == QUEUE_SUSPENDED else "buried"
+        raise CardNotStudyable(f"This card is {state}; unsuspend or unbury it to study it.")
+    if expected_reps is not None and card.reps != expected_reps:
+        raise CardChanged(
+            f"This card was answered elsewhere meanwhile (reviews: {card.reps}, "
+            f"expected {expected_reps}); fetch the next card again."
+        )
+    decks = DeckIndex(col)
+    deck = decks.by_id.get(card.did) or decks.get(1)
+    options = _options(col, deck)
+    when = timing(col, conn, now)
+    result = apply_state(
+        card,
+        options,
+        next_states(card, options, when.days_elapsed),
+        ease,
+        now,
+        when.days_elapsed,
+        time_taken_ms,
+        next_day_at=when.next_day_at,
+    )
+    new = result.card
+    conn.execute(
+        "update cards set type = ?, queue = ?, due = ?, ivl = ?, factor = ?, reps = ?,"
+        " lapses = ?, left = ?, mod = ?, usn = ?, data = ? where id = ?",
+        (
+            new.type,
+            new.queue,
+            new.due,
+            new.ivl,
+            new.factor,
+            new.reps,
+            new.lapses,
+            new.left,
+            new.mod,
+            new.usn,
+            new.data,
+            card_id,
+        ),
+    )
+    revlog = result.revlog.as_row()
+    revlog["id"] = _free_revlog_id(conn, revlog["id"])
+    conn.execute(
+        "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
+        " values (:id, :cid, :usn, :ease, :ivl, :lastIvl, :factor, :time, :type)",
+        revlog,
+    )
+    if result.leech:
+        _tag_leech(conn, card.nid, now=now)
+    _count_today(col, decks, card, when, now=now)
+    if idempotency_key is not None:
+        _remember(col, idempotency_key, card_id, revlog["id"])
+    col.save(now=now)
+    return AnswerOutcome(new, revlog["id"], result.leech, result.suspend, repeated=False)
+
+
+def _free_revlog_id(conn: sqlite3.Connection, wanted: int) -> int:
+    (top,) = conn.execute("select max(id) from revlog where id >= ?", (wanted,)).fetchone()
+    return wanted if top is None else int(top) + 1
+
+
+def _tag_leech(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:
+    (tags,) = conn.execute("select tags from notes where id = ?", (note_id,)).fetchone()
+    words = str(tags).split()
+    if LEECH_TAG.casefold() in (w.casefold() for w in words):
+        return
+    conn.execute(
+        "update notes set tags = ?, mod = ?, usn = -1 where id = ?",
+        (f" {' '.join([*words, LEECH_TAG])} ", int(now), note_id),
+    )
+
+
+def _count_today(
+    col: Col, decks: DeckIndex, card: CardState, when: SchedTiming, *, now: float
+) -> None:
+    """Keep the decks' `newToday`/`revToday` counters as Anki does, for Anki's sake."""
+    key = (
+        "newToday"
+        if card.queue == QUEUE_NEW
+        else "revToday"
+        if card.queue == QUEUE_REVIEW
+        else None
+    )
+    if key is None or card.did not in decks.by_id:
+        return
+    name = str(decks.by_id[card.did]["name"])
+    parts = name.split("::")
+    for depth in range(len(parts), 0, -1):
+        deck_id = decks.find("::".join(parts[:depth]))
+        if deck_id is None:
+            continue
+        deck = decks.by_id[deck_id]
+        day, count = (deck.get(key) or [0, 0])[:2]
+        deck[key] = [when.days_elapsed, (int(count) if day == when.days_elapsed else 0) + 1]
+    col.mark_changed("decks")
+
+
+def _remembered(col: Col, key: str | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    memory = col.conf.get(IDEMPOTENCY_CONF_KEY)
+    if not isinstance(memory, list):
+        return None
+    return next((m for m in memory if isinstance(m, dict) and m.get("key") == key), None)
+
+
+def _remember(col: Col, key: str, card_id: int, revlog_id: int) -> None:
+    memory = col.conf.get(IDEMPOTENCY_CONF_KEY)
+    entries = [m for m in memory if isinstance(m, dict)] if isinstance(memory, list) else []
+    entries.append({"key": key, "cardId": card_id, "revlogId": revlog_id})
+    col.conf[IDEMPOTENCY_CONF_KEY] = entries[-IDEMPOTENCY_MEMORY:]
+    col.mark_changed("conf")
