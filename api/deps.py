@@ -45,11 +45,13 @@ AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
 def get_authenticated(
-    accounts: AccountsDep, token: Annotated[str | None, Depends(_bearer)]
+    request: Request, accounts: AccountsDep, token: Annotated[str | None, Depends(_bearer)]
 ) -> tuple[User, TokenClaims]:
     if not token:
         raise InvalidToken("missing bearer token")
-    return accounts.authenticate(token)
+    user, claims = accounts.authenticate(token)
+    request.state.username = user.username  # for the request's log line
+    return user, claims
 
 
 Authenticated = Annotated[tuple[User, TokenClaims], Depends(get_authenticated)]

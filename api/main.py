@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api.core.config import Settings, get_settings
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
+from api.observability import RequestLog, configure_request_log
 from api.routes import auth, cards, decks, health, me, review
 from api.services import Services
 from auth.accounts import Accounts
@@ -105,6 +106,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: it sees every answer, 413s and 500s included.
+    app.add_middleware(RequestLog)
+    configure_request_log()
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(me.router)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from storage import metrics
 from storage.objects import (
     ANY_ETAG,
     NotModified,
@@ -42,6 +43,7 @@ class LocalObjectStore:
         (self.root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
 
     def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject | NotModified:
+        metrics.count_request()
         path = self._path(key)
         try:
             body = path.read_bytes()
@@ -50,6 +52,7 @@ class LocalObjectStore:
         etag = md5_etag(body)
         if if_none_match is not None and normalise_etag(if_none_match) == normalise_etag(etag):
             return NotModified(etag)
+        metrics.count_received(len(body))
         return StoredObject(body=body, etag=etag)
 
     def put(
@@ -62,6 +65,7 @@ class LocalObjectStore:
     ) -> str:
         if if_none_match not in (None, ANY_ETAG):
             raise ValueError("put() accepts only if_none_match='*'")
+        metrics.count_request(bytes_out=len(body))
         path = self._path(key)
         with self._locked(key):
             if if_match is not None or if_none_match is not None:
@@ -77,6 +81,7 @@ class LocalObjectStore:
         return md5_etag(body)
 
     def head(self, key: str) -> ObjectInfo:
+        metrics.count_request()
         try:
             body = self._path(key).read_bytes()
         except FileNotFoundError:
@@ -86,6 +91,7 @@ class LocalObjectStore:
         )
 
     def delete(self, key: str) -> None:
+        metrics.count_request()
         path = self._path(key)
         with self._locked(key):
             path.unlink(missing_ok=True)

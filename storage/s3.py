@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from storage import metrics
 from storage.objects import (
     ANY_ETAG,
     NotModified,
@@ -59,6 +60,8 @@ class S3ObjectStore:
     def __init__(self, client: S3Client, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
+        # Counts what really goes on the wire, botocore's own retries included.
+        client.meta.events.register("before-send.s3", _count_request)
 
     def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject | NotModified:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -67,6 +70,7 @@ class S3ObjectStore:
         try:
             response = self.client.get_object(**kwargs)
             body = response["Body"].read()
+            metrics.count_received(len(body))
         except ClientError as error:
             if _status(error) == 304 or _code(error) == "304":
                 return NotModified(if_none_match or "")
@@ -130,6 +134,11 @@ class S3ObjectStore:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as error:
             raise _unavailable("DELETE", key, error) from error
+
+
+def _count_request(request: Any, **_: Any) -> None:
+    body = request.body
+    metrics.count_request(bytes_out=len(body) if isinstance(body, bytes | bytearray) else 0)
 
 
 def _unavailable(verb: str, key: str, error: Exception) -> StoreUnavailable:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.request import pathname2url
 
+from storage import metrics
 from storage.cache import CacheEntry, DiskCache
 from storage.objects import (
     ANY_ETAG,
@@ -160,6 +161,8 @@ class S3SQLiteSession:
                     return self._apply_and_upload(key, operation)
                 except PreconditionFailed:
                     log.info("write to %s lost a race (attempt %d); reloading", key, attempt + 1)
+                    if (stats := metrics.current()) is not None:
+                        stats.conflicts_retried += 1
                     self.cache.discard(key)
             raise CollectionConflict(
                 f"{key} kept changing underneath {self.retry.attempts} attempts; try again"
@@ -198,7 +201,11 @@ class S3SQLiteSession:
     def _refresh(self, key: str, *, revalidate: bool) -> None:
         """Make the cache hold the current version of ``key`` (when it fits)."""
         cached = self.cache.peek(key)
+        stats = metrics.current()
         if cached is not None and not revalidate:
+            if stats is not None:
+                stats.saw_cache("hit")
+                stats.collection_bytes = cached.size
             return
         try:
             result = self.store.get(key, if_none_match=cached.etag if cached else None)
@@ -206,7 +213,13 @@ class S3SQLiteSession:
             self.cache.discard(key)
             raise
         if isinstance(result, NotModified):
+            if stats is not None and cached is not None:
+                stats.saw_cache("revalidated")
+                stats.collection_bytes = cached.size
             return
+        if stats is not None:
+            stats.saw_cache("miss")
+            stats.collection_bytes = len(result.body)
         path = self.cache.work_path()
         try:
             path.write_bytes(result.body)
@@ -253,6 +266,8 @@ class S3SQLiteSession:
             if _change_counter(path) == before:
                 return result
             body = path.read_bytes()
+            if (stats := metrics.current()) is not None:
+                stats.collection_bytes = len(body)
             etag = self._upload(key, body, base_etag)
             self.cache.install(key, path, etag)
             return result

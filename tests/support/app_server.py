@@ -27,8 +27,12 @@ class AppServer:
         self._env = {**os.environ, **env}
         self._cwd = cwd
         self._process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: nobody reads a pipe while the app runs, and a full pipe
+        # would block the app's logging.
+        self.log_path = cwd / f"app-{self.port}.log"
 
     def start(self, timeout: float = 30) -> AppServer:
+        log_file = self.log_path.open("wb")
         self._process = subprocess.Popen(
             [
                 sys.executable,
@@ -44,13 +48,14 @@ class AppServer:
             ],
             cwd=self._cwd,
             env=self._env,
-            stdout=subprocess.PIPE,
+            stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+        log_file.close()  # the child has its own descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                output = self._process.stdout.read().decode() if self._process.stdout else ""
+                output = self.log_path.read_text(errors="replace")
                 raise RuntimeError(f"the app exited at start-up:\n{output}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
@@ -71,3 +76,13 @@ class AppServer:
                 self._process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def request_lines(self) -> list[dict[str, object]]:
+        """The app's structured request log lines so far."""
+        import json
+
+        lines = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith('{"event":"request"'):
+                lines.append(json.loads(line))
+        return lines
