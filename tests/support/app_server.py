@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -79,8 +80,6 @@ class AppServer:
 
     def request_lines(self) -> list[dict[str, object]]:
         """The app's structured request log lines so far."""
-        import json
-
         lines = []
         for line in self.log_path.read_text(errors="replace").splitlines():
             if line.startswith('{"event":"request"'):
