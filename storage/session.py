@@ -37,6 +37,7 @@ from storage.objects import (
     ObjectStore,
     PreconditionFailed,
     StorageError,
+    StoredObject,
 )
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,64 @@ def check_database(path: Path) -> None:
         )
 
 
+class DiskTrouble(Exception):
+    """The local disk failed us (full, I/O error): work in memory instead."""
+
+
+@contextmanager
+def _disk_trouble() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        raise DiskTrouble(str(error)) from error
+    except sqlite3.OperationalError as error:
+        message = str(error).lower()
+        if "disk" in message or "full" in message or "i/o" in message:
+            raise DiskTrouble(str(error)) from error
+        raise
+
+
+def check_database_bytes(body: bytes) -> None:
+    """``check_database`` for bytes in memory."""
+    if not body.startswith(_SQLITE_HEADER):
+        raise CorruptCollection("the stored object is not a SQLite database")
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(body)
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as error:
+        problems = [str(error)]
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        raise CorruptCollection(
+            "the database fails SQLite's quick_check: " + "; ".join(problems[:3])
+        )
+
+
+def _run_in_memory(
+    base: bytes, operation: Operation[T], *, readonly: bool
+) -> tuple[T, bytes | None]:
+    """Run ``operation`` on an in-memory copy; return its result and the new bytes if
+    it changed anything."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(base)
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+        result = operation(conn)
+        if readonly:
+            return result, None
+        conn.commit()
+        after = conn.serialize()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+    return result, (after if after != base else None)
+
+
 def _change_counter(path: Path) -> bytes:
     """SQLite's file change counter (header bytes 24-27), bumped by every commit."""
     with path.open("rb") as f:
@@ -136,13 +195,14 @@ class S3SQLiteSession:
         Raises ``ObjectNotFound``, ``CorruptCollection`` or ``StoreUnavailable``.
         """
         with self._exclusive(key):
-            self._refresh(key, revalidate=True)
+            fetched = self._refresh(key, revalidate=True)
             with self.cache.use(key) as entry:
                 if entry is not None:
                     return self._run_readonly(entry.path, operation)
-            # Too big for the cache budget: read a private copy once.
-            with self._private_copy(key) as (path, _):
-                return self._run_readonly(path, operation)
+            # Not cached (bigger than the budget, or the disk is unusable): from memory.
+            body = fetched if fetched is not None else self._fetch(key).body
+            result, _ = _run_in_memory(body, operation, readonly=True)
+            return result
 
     def write(self, key: str, operation: Operation[T]) -> T:
         """Apply ``operation`` and store the result; return only once it is stored.
@@ -198,15 +258,19 @@ class S3SQLiteSession:
         with holder.lock:
             yield
 
-    def _refresh(self, key: str, *, revalidate: bool) -> None:
-        """Make the cache hold the current version of ``key`` (when it fits)."""
+    def _refresh(self, key: str, *, revalidate: bool) -> bytes | None:
+        """Make the cache hold the current version of ``key``.
+
+        Returns the fetched bytes when they could not be cached (too big for the budget,
+        or the local disk failed), None when the cache holds the current version.
+        """
         cached = self.cache.peek(key)
         stats = metrics.current()
         if cached is not None and not revalidate:
             if stats is not None:
                 stats.saw_cache("hit")
                 stats.collection_bytes = cached.size
-            return
+            return None
         try:
             result = self.store.get(key, if_none_match=cached.etag if cached else None)
         except ObjectNotFound:
@@ -216,7 +280,7 @@ class S3SQLiteSession:
             if stats is not None and cached is not None:
                 stats.saw_cache("revalidated")
                 stats.collection_bytes = cached.size
-            return
+            return None
         if stats is not None:
             stats.saw_cache("miss")
             stats.collection_bytes = len(result.body)
@@ -224,10 +288,21 @@ class S3SQLiteSession:
         try:
             path.write_bytes(result.body)
             check_database(path)
-            if not self.cache.install(key, path, result.etag):
-                self.cache.discard(key)
+            if self.cache.install(key, path, result.etag):
+                return None
+        except OSError as error:
+            log.warning("disk cache unusable (%s); serving %s uncached", error, key)
+            check_database_bytes(result.body)
         finally:
             path.unlink(missing_ok=True)
+        self.cache.discard(key)
+        return result.body
+
+    def _fetch(self, key: str) -> StoredObject:
+        result = self.store.get(key)
+        assert not isinstance(result, NotModified)
+        check_database_bytes(result.body)
+        return result
 
     @contextmanager
     def _private_copy(self, key: str) -> Iterator[tuple[Path, str]]:
@@ -236,20 +311,28 @@ class S3SQLiteSession:
         try:
             with self.cache.use(key) as entry:
                 if entry is not None:
-                    shutil.copyfile(entry.path, path)
+                    with _disk_trouble():
+                        shutil.copyfile(entry.path, path)
                     etag = entry.etag
             if entry is None:
-                result = self.store.get(key)
-                assert not isinstance(result, NotModified)
-                path.write_bytes(result.body)
-                check_database(path)
+                result = self._fetch(key)
+                with _disk_trouble():
+                    path.write_bytes(result.body)
                 etag = result.etag
             yield path, etag
         finally:
             path.unlink(missing_ok=True)
 
     def _apply_and_upload(self, key: str, operation: Operation[T]) -> T:
-        with self._private_copy(key) as (path, base_etag):
+        try:
+            with self._private_copy(key) as (path, base_etag):
+                return self._apply_on_file(key, path, base_etag, operation)
+        except DiskTrouble as trouble:
+            log.warning("local disk unusable (%s); writing %s without the cache", trouble, key)
+            return self._apply_in_memory(key, operation)
+
+    def _apply_on_file(self, key: str, path: Path, base_etag: str, operation: Operation[T]) -> T:
+        with _disk_trouble():
             before = _change_counter(path)
             conn = sqlite3.connect(path)
             try:
@@ -266,11 +349,33 @@ class S3SQLiteSession:
             if _change_counter(path) == before:
                 return result
             body = path.read_bytes()
-            if (stats := metrics.current()) is not None:
-                stats.collection_bytes = len(body)
-            etag = self._upload(key, body, base_etag)
+        self._count_bytes(body)
+        etag = self._upload(key, body, base_etag)
+        try:
             self.cache.install(key, path, etag)
+        except OSError:
+            self.cache.discard(key)  # stored safely; only the cache could not keep it
+        return result
+
+    def _apply_in_memory(self, key: str, operation: Operation[T]) -> T:
+        with self.cache.use(key) as entry:
+            cached = (entry.path.read_bytes(), entry.etag) if entry is not None else None
+        if cached is None:
+            stored = self._fetch(key)
+            cached = (stored.body, stored.etag)
+        base, base_etag = cached
+        result, body = _run_in_memory(base, operation, readonly=False)
+        if body is None:
             return result
+        self._count_bytes(body)
+        self._upload(key, body, base_etag)
+        self.cache.discard(key)
+        return result
+
+    @staticmethod
+    def _count_bytes(body: bytes) -> None:
+        if (stats := metrics.current()) is not None:
+            stats.collection_bytes = len(body)
 
     def _upload(self, key: str, body: bytes, base_etag: str) -> str:
         try:
