@@ -10,10 +10,11 @@ import threading
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.core.config import Settings, get_settings
 from api.errors import install_error_handlers
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, SecurityHeaders
 from api.observability import RequestLog, configure_request_log
 from api.routes import auth, cards, decks, health, me, review
 from api.services import Services
@@ -106,6 +107,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+            expose_headers=["Content-Disposition", "Retry-After", "X-Request-Id"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
     # Added last, so outermost: it sees every answer, 413s and 500s included.
     app.add_middleware(RequestLog)
     configure_request_log()

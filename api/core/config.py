@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     jwt_secret_arn: str | None = None
     cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "javumbo-cache")
     cache_max_bytes: int = Field(default=256 * MiB, gt=0)
+    # Browser origins allowed to call the API (JSON list); none by default.
+    cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=10 * MiB, gt=0)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # bcrypt's cost factor; lower it only to make tests fast.
