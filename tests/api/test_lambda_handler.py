@@ -26,11 +26,10 @@ CHILD = """
 import json, sys
 import api.lambda_handler as module
 # Importing must not have built any client: that waits for the first request.
-print(json.dumps({"services_built_at_import": module.app.state.services._services is not None}))
-sys.stdout.flush()
+built = module.app.state.services._services is not None
+print("ANSWER " + json.dumps({"services_built_at_import": built}), flush=True)
 for line in sys.stdin:
-    print(json.dumps(module.handler(json.loads(line), None)))
-    sys.stdout.flush()
+    print("ANSWER " + json.dumps(module.handler(json.loads(line), None)), flush=True)
 """
 
 
@@ -44,16 +43,24 @@ class Lambda:
             stdout=subprocess.PIPE,
             text=True,
         )
+        self.log_lines: list[dict[str, Any]] = []
+        self.import_report = self._answer()
+
+    def _answer(self) -> dict[str, Any]:
+        """The next answer; the request log lines the app prints meanwhile are kept."""
         assert self.process.stdout is not None
-        self.import_report = json.loads(self.process.stdout.readline())
+        for line in self.process.stdout:
+            if line.startswith("ANSWER "):
+                return dict(json.loads(line.removeprefix("ANSWER ")))
+            if line.startswith("{"):
+                self.log_lines.append(json.loads(line))
+        raise AssertionError("the handler process died")
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(json.dumps(event) + "\n")
         self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        assert line, "the handler process died"
-        return dict(json.loads(line))
+        return self._answer()
 
     def close(self) -> None:
         if self.process.stdin:
@@ -65,7 +72,11 @@ class Lambda:
 def invoke(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lambda]:
     import os
 
-    env = {**os.environ, **provision(moto_server, tmp_path_factory.mktemp("lambda"))}
+    env = {
+        **os.environ,
+        **provision(moto_server, tmp_path_factory.mktemp("lambda")),
+        "AWS_LAMBDA_FUNCTION_NAME": "javumbo-api",  # as Lambda sets it
+    }
     function = Lambda(env)
     yield function
     function.close()
@@ -134,3 +145,6 @@ def test_register_login_read_and_write(
 
     refused = invoke(make_event("GET", "/api/me"))
     assert refused["statusCode"] == 401
+    # The request lines carry Lambda's embedded metrics.
+    assert invoke.log_lines
+    assert all("_aws" in line for line in invoke.log_lines[-3:])
