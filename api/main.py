@@ -32,7 +32,10 @@ def build_object_store(settings: Settings) -> ObjectStore:
         from storage.s3 import S3ObjectStore, make_s3_client
 
         assert settings.bucket is not None  # guaranteed by Settings validation
-        return S3ObjectStore(make_s3_client(), settings.bucket)
+        client = make_s3_client(
+            connect_timeout=settings.aws_connect_timeout, read_timeout=settings.aws_read_timeout
+        )
+        return S3ObjectStore(client, settings.bucket)
     from storage.local import LocalObjectStore
 
     return LocalObjectStore(settings.data_dir / "objects")
@@ -46,7 +49,9 @@ def build_accounts(settings: Settings) -> Accounts:
         from auth.signing_key import secrets_manager_secret
 
         assert settings.users_table is not None and settings.auth_table is not None
-        client = make_dynamodb_client()
+        client = make_dynamodb_client(
+            connect_timeout=settings.aws_connect_timeout, read_timeout=settings.aws_read_timeout
+        )
         users = DynamoUserRepository(client, settings.users_table)
         auth_state = DynamoAuthStateStore(client, settings.auth_table)
         if settings.jwt_secret is not None:

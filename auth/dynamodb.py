@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
 
 
-def make_dynamodb_client() -> DynamoDBClient:
+def make_dynamodb_client(*, connect_timeout: float = 3, read_timeout: float = 5) -> DynamoDBClient:
     config = Config(
-        connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": 3},
     )
     return boto3.session.Session().client("dynamodb", config=config)
 

@@ -30,15 +30,15 @@ _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 
 
-def make_s3_client() -> S3Client:
+def make_s3_client(*, connect_timeout: float = 3, read_timeout: float = 10) -> S3Client:
     """An S3 client that honours the standard AWS_* variables (AWS_ENDPOINT_URL too).
 
     Timeouts are short because a request waits on this; botocore's standard retry
     mode retries throttling and 5xx answers a few times before we give up.
     """
     config = Config(
-        connect_timeout=3,
-        read_timeout=15,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         retries={"mode": "standard", "total_max_attempts": 3},
         # Custom endpoints (moto, MinIO, ...) rarely resolve bucket subdomains.
         s3={"addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"},

@@ -38,6 +38,7 @@ from storage.objects import (
     PreconditionFailed,
     StorageError,
     StoredObject,
+    StoreUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -384,14 +385,26 @@ class S3SQLiteSession:
             # A retried PUT whose first attempt was applied but whose answer was lost
             # sees its own write as "someone else's". Recognise it, or the operation
             # would be applied twice.
-            try:
-                current = self.store.head(key)
-            except StorageError:
-                raise PreconditionFailed(key) from None
-            if current.sha256 == hashlib.sha256(body).hexdigest():
-                log.info("write to %s had landed; its answer was lost on the way", key)
-                return current.etag
+            if (etag := self._landed(key, body)) is not None:
+                return etag
             raise
+        except StoreUnavailable:
+            # A timeout or a dropped connection leaves the outcome unknown: the PUT may
+            # have been applied. Look before reporting a failure that did not happen.
+            if (etag := self._landed(key, body)) is not None:
+                return etag
+            raise
+
+    def _landed(self, key: str, body: bytes) -> str | None:
+        """The ETag of ``key`` if it now holds exactly ``body`` (our own write)."""
+        try:
+            current = self.store.head(key)
+        except StorageError:
+            return None
+        if current.sha256 == hashlib.sha256(body).hexdigest():
+            log.info("write to %s had landed; its answer was lost on the way", key)
+            return current.etag
+        return None
 
     @staticmethod
     def _run_readonly(path: Path, operation: Operation[T]) -> T:

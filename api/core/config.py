@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     jwt_secret_arn: str | None = None
     cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "javumbo-cache")
     cache_max_bytes: int = Field(default=256 * MiB, gt=0)
+    # How long to wait for S3 and DynamoDB before answering 503 (seconds).
+    aws_connect_timeout: float = Field(default=3.0, gt=0)
+    aws_read_timeout: float = Field(default=10.0, gt=0)
     # Browser origins allowed to call the API (JSON list); none by default.
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=10 * MiB, gt=0)

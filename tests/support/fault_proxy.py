@@ -11,12 +11,13 @@ import http.client
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlsplit
 
-Action = Literal["status", "reset", "forward_then_reset"]
+Action = Literal["status", "reset", "forward_then_reset", "slow"]
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Fault:
     status: int = 500
     code: str = "InternalError"
     times: int = 1  # how many matching requests it hits; then it is spent
+    target: str | None = None  # only requests whose X-Amz-Target contains this (DynamoDB)
+    delay: float = 0.0  # "slow": wait this long, then forward
 
 
 @dataclass
@@ -48,7 +51,7 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.requests.append((self.command, self.path))
-                fault = proxy._take(self.command)
+                fault = proxy._take(self.command, self.headers.get("X-Amz-Target", ""))
                 if fault is not None and fault.action == "reset":
                     self._reset()
                     return
@@ -62,6 +65,8 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
+                if fault is not None and fault.action == "slow":
+                    time.sleep(fault.delay)  # the injected fault: a slow dependency
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 conn.request(self.command, self.path, body=body, headers=headers)
@@ -94,13 +99,19 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._lock = threading.Lock()
 
-    def _take(self, method: str) -> Fault | None:
+    def _take(self, method: str, amz_target: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
+                if fault.target is not None and fault.target not in amz_target:
+                    continue
                 if fault.method == method and fault.times > 0:
                     fault.times -= 1
                     return fault
         return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
