@@ -12,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from auth.errors import (
     AuthStoreUnavailable,
@@ -122,6 +124,28 @@ async def _auth_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_HTTP_CODES = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; ask every route
+        # which methods it would take here.
+        headers["Allow"] = ", ".join(
+            method
+            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+            if any(
+                route.matches({**request.scope, "method": method})[0] == Match.FULL
+                for route in request.app.router.routes
+            )
+        )
+    return error_response(
+        exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail), headers
+    )
+
+
 async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Only where and what: FastAPI's default also echoes the input, and the input may
@@ -146,11 +170,19 @@ _COLLECTION_STATUS: dict[type[CollectionError], int] = {
 }
 
 
+_FIELD_OF: dict[type[CollectionError], str] = {InvalidDeckName: "name", FilteredDeck: "deckId"}
+
+
 async def _collection_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CollectionError)
     status = next((s for cls, s in _COLLECTION_STATUS.items() if isinstance(exc, cls)), 500)
     if status == 500:
         log.error("collection error: %s", exc)
+    if status == 422:
+        # The same shape as request validation errors: where, and what is wrong.
+        where = _FIELD_OF.get(type(exc)) or getattr(exc, "field", None)
+        item = {"loc": ["body", where] if where else ["body"], "msg": str(exc), "type": exc.code}
+        return JSONResponse({"detail": [item], "code": exc.code}, status_code=422)
     return error_response(status, exc.code, str(exc))
 
 
@@ -161,6 +193,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(UserExists, _user_exists)
     app.add_exception_handler(InvalidCredentials, _invalid_credentials)
     app.add_exception_handler(InvalidToken, _invalid_token)

@@ -17,6 +17,7 @@ from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.observability import RequestLog, configure_request_log
 from api.routes import auth, cards, decks, health, me, review
+from api.routes._responses import errors
 from api.services import Services
 from auth.accounts import Accounts
 from auth.passwords import PasswordHasher
@@ -105,6 +106,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         title="Javumbo",
         summary="Anki-compatible flashcards: one real Anki collection per learner, kept in S3.",
         version="0.1.0",
+        responses=errors(
+            _400="The body is not valid JSON",
+            _413="The body is too large",
+            _500="The collection could not be opened (it is not modified), or a bug",
+            _503="Storage or accounts are unavailable; nothing was changed. See Retry-After",
+        ),
     )
     app.state.settings = settings
     app.state.services = LazyServices(

@@ -76,6 +76,11 @@ def _emf(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _unrouted(scope: Scope, status: int) -> str:
+    # The docs pages are plain routes with fixed paths; anything else is a 404.
+    return str(scope.get("path")) if status < 400 else "unmatched"
+
+
 class RequestLog:
     """Pure ASGI middleware: times the request and writes its line, whatever happens."""
 
@@ -110,7 +115,7 @@ class RequestLog:
                 "requestId": request_id,
                 "user": scope.get("state", {}).get("username"),
                 "method": scope.get("method"),
-                "route": getattr(route, "path", None) or "unmatched",
+                "route": getattr(route, "path_format", None) or _unrouted(scope, status),
                 "status": status,
                 "latencyMs": round((time.perf_counter() - started) * 1000, 2),
                 "cache": stats.cache,

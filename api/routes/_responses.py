@@ -13,3 +13,6 @@ def errors(**by_status: str) -> Responses:
         int(status.lstrip("_")): {"description": description, "model": ErrorOut}
         for status, description in by_status.items()
     }
+
+
+SIGNED_IN = errors(_401="Missing, invalid, expired or revoked bearer token")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import AccountsDep, CurrentClaims, SessionDep
-from api.routes._responses import errors
+from api.routes._responses import SIGNED_IN, errors
 from api.schemas.accounts import LoginRequest, RegisterRequest, TokenOut, UserOut
 from api.user_collection import UserCollection
 from auth.accounts import Session
@@ -58,7 +58,7 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], accounts: Accou
     return _token(accounts.login(form.username, form.password))
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=SIGNED_IN)
 def logout(claims: CurrentClaims, accounts: AccountsDep) -> Response:
     """Revoke the token this request carries."""
     accounts.logout(claims)

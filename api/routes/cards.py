@@ -9,11 +9,11 @@ from collections.abc import Callable
 from fastapi import APIRouter, Response, status
 
 from api.deps import CollectionDep
-from api.routes._responses import errors
+from api.routes._responses import SIGNED_IN, errors
 from api.schemas.cards import CardCreate, CardCreated, CardMove, CardOut, CardReset, CardUpdate
 from collection import card_actions, cards
 
-router = APIRouter(prefix="/api/cards", tags=["cards"])
+router = APIRouter(prefix="/api/cards", tags=["cards"], responses=SIGNED_IN)
 
 _NOT_FOUND = errors(_404="No such card in your collection")
 
@@ -21,7 +21,7 @@ _NOT_FOUND = errors(_404="No such card in your collection")
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=errors(_404="No such deck in your collection", _422="A field is empty or invalid"),
+    responses=errors(_404="No such deck in your collection"),
 )
 def add_card(body: CardCreate, collection: CollectionDep) -> CardCreated:
     """Add a Basic note and its card, to the current deck unless `deckId` is given."""
@@ -32,12 +32,12 @@ def add_card(body: CardCreate, collection: CollectionDep) -> CardCreated:
     return CardCreated(card_id=added.card_id, note_id=added.note_id)
 
 
-@router.get("/{card_id}", responses=_NOT_FOUND)
+@router.get("/{card_id:int}", responses=_NOT_FOUND)
 def get_card(card_id: int, collection: CollectionDep) -> CardOut:
     return CardOut.of(collection.read(lambda conn: cards.get_card(conn, card_id)))
 
 
-@router.put("/{card_id}", responses=_NOT_FOUND)
+@router.put("/{card_id:int}", responses=_NOT_FOUND)
 def update_card(card_id: int, body: CardUpdate, collection: CollectionDep) -> CardOut:
     """Replace the card's front and back."""
     now = time.time()
@@ -48,7 +48,7 @@ def update_card(card_id: int, body: CardUpdate, collection: CollectionDep) -> Ca
     )
 
 
-@router.delete("/{card_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+@router.delete("/{card_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
 def delete_card(card_id: int, collection: CollectionDep) -> Response:
     now = time.time()
     collection.write(lambda conn: cards.delete_card(conn, card_id, now=now))
@@ -65,29 +65,29 @@ def _act(collection: CollectionDep, card_id: int, action: Callable[..., None]) -
     return CardOut.of(collection.write(act))
 
 
-@router.post("/{card_id}/suspend", responses=_NOT_FOUND)
+@router.post("/{card_id:int}/suspend", responses=_NOT_FOUND)
 def suspend(card_id: int, collection: CollectionDep) -> CardOut:
     """Keep the card out of reviews until it is unsuspended."""
     return _act(collection, card_id, card_actions.suspend)
 
 
-@router.post("/{card_id}/unsuspend", responses=_NOT_FOUND)
+@router.post("/{card_id:int}/unsuspend", responses=_NOT_FOUND)
 def unsuspend(card_id: int, collection: CollectionDep) -> CardOut:
     return _act(collection, card_id, card_actions.unsuspend)
 
 
-@router.post("/{card_id}/bury", responses=_NOT_FOUND)
+@router.post("/{card_id:int}/bury", responses=_NOT_FOUND)
 def bury(card_id: int, collection: CollectionDep) -> CardOut:
     """Hide the card until tomorrow."""
     return _act(collection, card_id, card_actions.bury)
 
 
-@router.post("/{card_id}/unbury", responses=_NOT_FOUND)
+@router.post("/{card_id:int}/unbury", responses=_NOT_FOUND)
 def unbury(card_id: int, collection: CollectionDep) -> CardOut:
     return _act(collection, card_id, card_actions.unbury)
 
 
-@router.post("/{card_id}/forget", responses=_NOT_FOUND)
+@router.post("/{card_id:int}/forget", responses=_NOT_FOUND)
 def forget(card_id: int, collection: CollectionDep, body: CardReset | None = None) -> CardOut:
     """Make the card new again, at the end of the new cards (Anki's "Reset")."""
     reset_counts = body.reset_counts if body else False
@@ -99,8 +99,8 @@ def forget(card_id: int, collection: CollectionDep, body: CardReset | None = Non
 
 
 @router.post(
-    "/{card_id}/move",
-    responses=errors(_404="No such card or deck in your collection", _422="A filtered deck"),
+    "/{card_id:int}/move",
+    responses=errors(_404="No such card or deck in your collection"),
 )
 def move(card_id: int, body: CardMove, collection: CollectionDep) -> CardOut:
     """Move the card to another deck."""

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import CollectionDep
-from api.routes._responses import errors
+from api.routes._responses import SIGNED_IN, errors
 from api.schemas.cards import DeckCardsOut
 from api.schemas.decks import CurrentDeckIn, DeckCreate, DeckOut, DeckRename, DeckStatsOut
 from collection import cards, decks, stats
 
-router = APIRouter(prefix="/api/decks", tags=["decks"])
+router = APIRouter(prefix="/api/decks", tags=["decks"], responses=SIGNED_IN)
 
 _NOT_FOUND = errors(_404="No such deck in your collection")
 
@@ -48,7 +48,7 @@ def set_current_deck(body: CurrentDeckIn, collection: CollectionDep) -> DeckOut:
 
 
 @router.put(
-    "/{deck_id}/rename",
+    "/{deck_id:int}/rename",
     responses=errors(_404="No such deck in your collection", _409="A deck with that name exists"),
 )
 def rename_deck(deck_id: int, body: DeckRename, collection: CollectionDep) -> DeckOut:
@@ -60,7 +60,7 @@ def rename_deck(deck_id: int, body: DeckRename, collection: CollectionDep) -> De
 
 
 @router.delete(
-    "/{deck_id}",
+    "/{deck_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(
         _404="No such deck in your collection", _400="The default deck cannot be deleted"
@@ -73,13 +73,13 @@ def delete_deck(deck_id: int, collection: CollectionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{deck_id}/stats", responses=_NOT_FOUND)
+@router.get("/{deck_id:int}/stats", responses=_NOT_FOUND)
 def deck_stats(deck_id: int, collection: CollectionDep) -> DeckStatsOut:
     """Cards of the deck and its subdecks, counted by state."""
     return DeckStatsOut.of(deck_id, collection.read(lambda conn: stats.deck_stats(conn, deck_id)))
 
 
-@router.get("/{deck_id}/cards", responses=_NOT_FOUND)
+@router.get("/{deck_id:int}/cards", responses=_NOT_FOUND)
 def deck_cards(
     deck_id: int,
     collection: CollectionDep,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api.deps import AccountsDep, CollectionDep, CurrentUser
+from api.routes._responses import SIGNED_IN
 from api.schemas.accounts import ChangePasswordRequest, DeleteAccountRequest, TokenOut, UserOut
 
-router = APIRouter(prefix="/api/me", tags=["account"])
+router = APIRouter(prefix="/api/me", tags=["account"], responses=SIGNED_IN)
 
 
 @router.get("")

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 
 from api.deps import CollectionDep
-from api.routes._responses import errors
+from api.routes._responses import SIGNED_IN, errors
 from api.schemas.review import AnswerIn, AnswerOut, NextCardOut
 from collection import review
 
-router = APIRouter(prefix="/api/review", tags=["review"])
+router = APIRouter(prefix="/api/review", tags=["review"], responses=SIGNED_IN)
 
 
 @router.get("", responses=errors(_404="No such deck in your collection"))

@@ -133,3 +133,17 @@ def test_another_learners_cards_are_404_and_untouched(rig: Rig) -> None:
     assert rig.client.delete(path, headers=bob).status_code == 404
     assert "alice's secret" not in rig.client.get(path, headers=bob).text
     assert rig.client.get(path, headers=alice).json()["front"] == "alice's secret"
+
+
+def test_field_errors_name_the_field(rig: Rig, alice: dict[str, str]) -> None:
+    response = rig.client.post("/api/cards", json={"front": "  ", "back": "a"}, headers=alice)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "front"]
+    assert "empty" in error["msg"]
+
+
+def test_unsupported_method_lists_every_allowed_one(rig: Rig, alice: dict[str, str]) -> None:
+    response = rig.client.request("PATCH", "/api/cards/1", headers=alice)
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "PUT", "DELETE"}
