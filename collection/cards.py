@@ -100,7 +100,7 @@ def validate_fields(front: str, back: str) -> None:
         raise InvalidField("front", "The front is empty; a card needs something to ask.")
 
 
-def _sort_and_checksum(fields: list[str], sort_index: int) -> tuple[str, int]:
+def sort_field_and_checksum(fields: list[str], sort_index: int) -> tuple[str, int]:
     """`sfld` and `csum` as Anki computes them in `Note::prepare_for_update`."""
     first = strip_html_preserving_media_filenames(fields[0])
     if sort_index == 0:
@@ -245,7 +245,7 @@ def add_card(
     model = _basic_model(col)
 
     fields = [front, back] + [""] * (len(model["flds"]) - 2)
-    sort_field, checksum = _sort_and_checksum(fields, int(model.get("sortf", 0)))
+    sort_field, checksum = sort_field_and_checksum(fields, int(model.get("sortf", 0)))
     position = _next_position(col)
     note_id = next_row_id(conn, "notes", now)
     card_id = next_row_id(conn, "cards", now)
@@ -311,7 +311,7 @@ def update_card(
         fields[1] = back
     if fields != flds.split(FIELD_SEPARATOR):
         model = col.models.get(str(model_id)) or {}
-        sort_field, checksum = _sort_and_checksum(fields, int(model.get("sortf", 0)))
+        sort_field, checksum = sort_field_and_checksum(fields, int(model.get("sortf", 0)))
         mod = int(now)
         conn.execute(
             "update notes set flds = ?, sfld = ?, csum = ?, mod = ?, usn = ? where id = ?",

@@ -409,6 +409,12 @@ def _return_filtered_cards_home(
     )
 
 
+def return_cards_home(conn: sqlite3.Connection, filtered: list[int], *, now: float) -> None:
+    """Send every card in the filtered decks `filtered` back to its home deck, as
+    emptying them would (public for the package exporter)."""
+    _return_filtered_cards_home(conn, filtered, [], now=now)
+
+
 def set_current_deck(conn: sqlite3.Connection, deck_id: int, *, now: float) -> Deck:
     """Select a deck; like Anki, `activeDecks` becomes the deck and its subdecks."""
     col = Col(conn)

@@ -1,0 +1,615 @@
+"""Importing an Anki package (`.apkg` or `.colpkg`) into a learner's collection.
+
+What Anki's importer (rslib `import_export/package/apkg/import`) does with scheduling
+included, on our schema-11 collection:
+
+- A note whose guid we already have is updated when the package's copy is newer
+  (`mod`) and of the same note type, else skipped; never duplicated. Other notes are
+  added, keeping the package's id when it is free (as Anki does, so the cards' "added"
+  dates survive) and otherwise taking a fresh id from `now`, past every id in use.
+- Note types are matched by id, then by `originalId` (Anki's mark on a copy it made),
+  each only if the fields and templates still match; then, unlike Anki, by content
+  (kind, field names, template texts), so a package's stock "Basic" lands on ours
+  instead of making "Basic+". Otherwise the note type is added (a "+" is appended to
+  a name already in use, as Anki does).
+- Decks are matched by name ignoring case, or created with their missing parents;
+  deck options groups are added under their id when that id is free.
+- Cards of imported notes are added unless the note already has a card of that
+  template; review day numbers are rebased onto our collection's day
+  (`due - source_today + our_today`, Anki's `shift_collection_relative_dates`),
+  intraday learning times are kept, and new cards take positions after our
+  `nextPos` in their package order. Cards in filtered decks go back to their home
+  deck first. Review log rows of added cards are added unless their id exists.
+- Media are not kept by Javumbo: the package's media files are counted
+  (`media_files_ignored`), never extracted.
+
+Everything is read and checked before the first write to `conn`; the result is a
+function of (collection, package, `now`) alone, so re-running the import on a
+fresher copy of the collection is safe, and importing a package twice adds nothing.
+The caller commits (and rolls back on an exception).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from collection.apkg.archive import ImportLimits, extract_package
+from collection.apkg.checks import MODEL_CLOZE, SourceDeck
+from collection.apkg.errors import MalformedPackage
+from collection.apkg.source import (
+    FIELD_SEPARATOR,
+    MAX_CLOZE_ORD,
+    CardRow,
+    NoteRow,
+    SourceCollection,
+    open_source,
+)
+from collection.cards import sort_field_and_checksum
+from collection.col import Col, mark_modified
+from collection.decks import LOCAL_USN, SEPARATOR, DeckIndex, name_key
+from collection.errors import FilteredDeck
+from collection.ids import ms
+from collection.scheduler.timing import sched_timing_for_collection
+from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID
+
+_DAY_MS: Final = 86_400_000
+_LEARNING_DUE_FLOOR: Final = 1_000_000_000  # Anki: a learning `due` above this is a time
+
+TYPE_NEW: Final = 0
+TYPE_LEARN: Final = 1
+TYPE_REVIEW: Final = 2
+TYPE_RELEARN: Final = 3
+QUEUE_NEW: Final = 0
+QUEUE_LEARN: Final = 1
+QUEUE_REVIEW: Final = 2
+QUEUE_DAY_LEARN: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What an import did. Media files are counted, never imported."""
+
+    notes_added: int = 0
+    notes_updated: int = 0
+    notes_skipped: int = 0
+    cards_added: int = 0
+    decks_added: int = 0
+    note_types_added: int = 0
+    revlog_added: int = 0
+    media_files_ignored: int = 0
+
+
+def import_package(
+    conn: sqlite3.Connection,
+    package: Path,
+    *,
+    now: float,
+    limits: ImportLimits = ImportLimits(),  # noqa: B008 - immutable
+) -> ImportSummary:
+    """Merge the notes, cards, decks, note types, deck options and review history of an
+    Anki package into the collection on `conn` (read-write; the caller commits).
+
+    Media files are not imported (Javumbo keeps no media): they are only counted, in
+    `media_files_ignored`. Raises NotAPackage, PackageTooLarge or MalformedPackage
+    (`collection.apkg.errors`) before anything is written. The package is unpacked in
+    a private temporary directory that is always removed.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="javumbo-import-"))
+    try:
+        extracted = extract_package(Path(package), workdir, limits)
+        with open_source(extracted.collection) as source:
+            plan = _Planner(conn, source, now).plan()
+            return _apply(conn, source, plan, extracted.media_files, now=now)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- planning (reads only) --------------------------------------------------------------
+
+
+class _Ids:
+    """Anki keeps an imported object's id when it is free; ours must also not be in the
+    future (Anki refuses those), else it is `now` in ms, bumped past every id in use."""
+
+    def __init__(self, taken: set[int], now: float) -> None:
+        self.taken = taken
+        self.now_ms = ms(now)
+        self.top = max(taken, default=0)
+
+    def assign(self, wanted: int) -> int:
+        if 0 < wanted <= self.now_ms + _DAY_MS and wanted not in self.taken:
+            new = wanted
+        else:
+            new = max(self.now_ms, self.top + 1)
+        self.taken.add(new)
+        self.top = max(self.top, new)
+        return new
+
+
+@dataclass
+class _Plan:
+    col: Col
+    model_ids: dict[int, int]  # package note type -> ours
+    new_models: dict[int, dict[str, Any]]  # package note type -> the one to add
+    notes_to_add: dict[int, int] = field(default_factory=dict)  # package note -> new id
+    notes_to_update: dict[int, int] = field(default_factory=dict)  # package note -> ours
+    note_ids: dict[int, int] = field(default_factory=dict)  # package note -> ours (all)
+    note_models: dict[int, int] = field(default_factory=dict)  # package note -> package mid
+    notes_skipped: int = 0
+    cards: dict[int, int] = field(default_factory=dict)  # package card -> new id
+    positions: dict[int, int] = field(default_factory=dict)  # new-card position -> ours
+    deck_ids: dict[int, int] = field(default_factory=dict)  # package deck -> ours
+    decks_added: int = 0
+    note_types_added: int = 0
+    day_shift: int = 0  # source_today - our_today
+    v1_source: bool = False
+    next_position: int = 0
+
+
+def _fields_match(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> bool:
+    """rslib `is_match`: by id when both sides have one, else by name."""
+    if len(ours) != len(theirs):
+        return False
+    for a, b in zip(ours, theirs, strict=True):
+        if isinstance(a.get("id"), int) and isinstance(b.get("id"), int):
+            if a["id"] != b["id"]:
+                return False
+        elif a.get("name") != b.get("name"):
+            return False
+    return True
+
+
+def _equal_schema(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    return (
+        ours.get("type", 0) == theirs["type"]
+        and _fields_match(ours.get("flds") or [], theirs["flds"])
+        and _fields_match(ours.get("tmpls") or [], theirs["tmpls"])
+    )
+
+
+def _same_content(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    try:
+        return (
+            ours.get("type", 0) == theirs["type"]
+            and [f["name"] for f in ours["flds"]] == [f["name"] for f in theirs["flds"]]
+            and [(t["qfmt"], t["afmt"]) for t in ours["tmpls"]]
+            == [(t["qfmt"], t["afmt"]) for t in theirs["tmpls"]]
+        )
+    except (KeyError, TypeError):
+        return False
+
+
+def _valid_ord(model: dict[str, Any], ord_: int) -> bool:
+    if model["type"] == MODEL_CLOZE:
+        return ord_ <= MAX_CLOZE_ORD
+    return ord_ < len(model["tmpls"])
+
+
+def home_deck(card: CardRow, source: SourceCollection) -> int:
+    """The package deck a card belongs in: its home deck if it sits in a filtered one
+    (else the filtered deck, which becomes a normal one), as Anki does."""
+    if card.odid and (card.odid in source.decks or card.odid == DEFAULT_DECK_ID):
+        return card.odid
+    return card.did
+
+
+def restore_from_filtered(card: CardRow, home: int) -> CardRow:
+    """rslib `remove_from_filtered_deck_restoring_queue`, with `home` as the deck."""
+    if card.odid == 0:
+        return card
+    due = card.odue if card.odue else card.due
+    queue = card.queue
+    if queue >= 0:
+        if card.type in (TYPE_LEARN, TYPE_RELEARN):
+            queue = QUEUE_LEARN if due > _LEARNING_DUE_FLOOR else QUEUE_DAY_LEARN
+        else:
+            queue = {TYPE_NEW: QUEUE_NEW, TYPE_REVIEW: QUEUE_REVIEW}[card.type]
+    return card._replace(did=home, odid=0, odue=0, due=due, queue=queue)
+
+
+def plan_v1(source: SourceCollection) -> bool:
+    return source.timing.get("schedVer") == 1
+
+
+class _Planner:
+    def __init__(self, conn: sqlite3.Connection, source: SourceCollection, now: float) -> None:
+        self.conn = conn
+        self.source = source
+        self.now = now
+        self.col = Col(conn)
+        self.decks = DeckIndex(self.col)
+
+    def plan(self) -> _Plan:
+        model_ids, new_models = self._match_models()
+        plan = _Plan(self.col, model_ids, new_models)
+        plan.v1_source = plan_v1(self.source)
+        self._plan_notes(plan)
+        used_decks = self._plan_cards(plan)
+        for _ in self.source.revlog():
+            pass  # checked now, so that nothing can fail once writing has started
+        self._plan_decks(plan, used_decks)
+        self._add_models(plan)
+        ours = sched_timing_for_collection(self._our_crt(), self.col.conf, self.now)
+        plan.day_shift = self._source_today() - ours.days_elapsed
+        return plan
+
+    def _source_today(self) -> int:
+        """The package collection's day number now, as Anki computes it on import."""
+        source = self.source
+        if plan_v1(source):
+            # The v1 scheduler counted whole days since creation (`sched_timing_today_v1`).
+            return max(0, int(self.now - source.crt) // 86_400)
+        return sched_timing_for_collection(source.crt, source.timing, self.now).days_elapsed
+
+    def _our_crt(self) -> int:
+        (crt,) = self.conn.execute("select crt from col").fetchone()
+        return int(crt)
+
+    # --- note types
+
+    def _match_models(self) -> tuple[dict[int, int], dict[int, dict[str, Any]]]:
+        ours: dict[int, dict[str, Any]] = {
+            int(k): m for k, m in self.col.models.items() if isinstance(m, dict) and k.isdigit()
+        }
+        ids = _Ids(set(ours), self.now)
+        names = {str(m.get("name", "")).casefold() for m in ours.values()}
+        mapping: dict[int, int] = {}
+        new: dict[int, dict[str, Any]] = {}
+        for mid, theirs in sorted(self.source.models.items()):
+            same_id = ours.get(mid)
+            earlier = [
+                i
+                for i, m in sorted(ours.items())
+                if m.get("originalId") == mid and _equal_schema(m, theirs)
+            ]
+            if same_id is not None and _equal_schema(same_id, theirs):
+                earlier = [mid]
+            if earlier:
+                mapping[mid] = earlier[0]
+                self._update_model(earlier[0], ours[earlier[0]], theirs, names)
+                continue
+            alike = [i for i, m in sorted(ours.items()) if _same_content(m, theirs)]
+            if alike:
+                named = [i for i in alike if str(ours[i].get("name")) == theirs["name"]]
+                mapping[mid] = (named or alike)[0]
+                continue
+            model = dict(theirs)
+            model["id"] = ids.assign(mid)
+            if model["id"] != mid:
+                model["originalId"] = mid
+            while model["name"].casefold() in names:
+                model["name"] += "+"
+            names.add(model["name"].casefold())
+            model["usn"] = LOCAL_USN
+            model.setdefault("tags", [])
+            model.setdefault("vers", [])
+            mapping[mid] = model["id"]
+            new[mid] = model
+        return mapping, new
+
+    def _update_model(
+        self, target: int, ours: dict[str, Any], theirs: dict[str, Any], names: set[str]
+    ) -> None:
+        """Anki's `update_notetypes` = if newer: a newer copy of a note type with the
+        same fields and templates replaces ours (names, templates, styling)."""
+        mod = ours.get("mod")
+        if isinstance(mod, int) and theirs["mod"] <= mod:
+            return
+        model = {**theirs, "id": target, "usn": LOCAL_USN, "tags": [], "vers": []}
+        if "originalId" in ours:
+            model["originalId"] = ours["originalId"]
+        old_name = str(ours.get("name", "")).casefold()
+        names.discard(old_name)
+        while model["name"].casefold() in names:
+            model["name"] += "+"
+        names.add(model["name"].casefold())
+        self.col.models[str(target)] = model
+        self.col.mark_changed("models")
+
+    def _add_models(self, plan: _Plan) -> None:
+        used = {plan.note_models[n] for n in plan.notes_to_add}
+        for mid in sorted(used & set(plan.new_models)):
+            model = plan.new_models[mid]
+            self.col.models[str(model["id"])] = model
+            self.col.mark_changed("models")
+            plan.note_types_added += 1
+
+    # --- notes
+
+    def _plan_notes(self, plan: _Plan) -> None:
+        ours = {
+            str(guid): (int(nid), int(mid), int(mod))
+            for nid, guid, mid, mod in self.conn.execute("select id, guid, mid, mod from notes")
+        }
+        ids = _Ids({n for n, _, _ in ours.values()}, self.now)
+        seen: set[str] = set()
+        for note in self.source.notes():
+            if note.guid in seen:
+                plan.notes_skipped += 1  # a second note with one guid: Anki keeps one
+                continue
+            seen.add(note.guid)
+            mid = plan.model_ids[note.mid]
+            existing = ours.get(note.guid)
+            if existing is None:
+                target = plan.notes_to_add[note.id] = ids.assign(note.id)
+            else:
+                target, existing_mid, existing_mod = existing
+                if existing_mid != mid:
+                    plan.notes_skipped += 1  # another note type now: Anki calls it a conflict
+                    continue
+                if note.mod > existing_mod:
+                    plan.notes_to_update[note.id] = target
+                else:
+                    plan.notes_skipped += 1
+            plan.note_ids[note.id] = target
+            plan.note_models[note.id] = note.mid
+
+    # --- cards
+
+    def _plan_cards(self, plan: _Plan) -> set[int]:
+        existing = set(self.conn.execute("select nid, ord from cards"))
+        ids = _Ids({int(cid) for (cid,) in self.conn.execute("select id from cards")}, self.now)
+        used_decks: set[int] = set()
+        positions: set[int] = set()
+        for card in self.source.cards():
+            target_nid = plan.note_ids.get(card.nid)
+            if target_nid is None:
+                continue
+            if not _valid_ord(self.source.models[plan.note_models[card.nid]], card.ord):
+                continue  # Anki's check would delete such a card
+            if (target_nid, card.ord) in existing:
+                continue
+            existing.add((target_nid, card.ord))
+            card = restore_from_filtered(card, home_deck(card, self.source))
+            used_decks.add(card.did)
+            if card.type == TYPE_NEW:
+                positions.add(card.due)
+            plan.cards[card.id] = ids.assign(card.id)
+        conf = self.col.conf
+        start = conf.get("nextPos", 0)
+        plan.next_position = start if isinstance(start, int) and start >= 0 else 0
+        for index, position in enumerate(sorted(positions)):
+            plan.positions[position] = plan.next_position + index
+        if positions:
+            conf["nextPos"] = plan.next_position + len(positions)
+            self.col.mark_changed("conf")
+        return used_decks
+
+    # --- decks
+
+    def _plan_decks(self, plan: _Plan, used: set[int]) -> None:
+        by_key = {name_key(d.name): d for d in self.source.decks.values()}
+        wanted: dict[int, SourceDeck] = {}
+        for did in used:
+            deck = self.source.decks.get(did)
+            if deck is None:
+                plan.deck_ids[did] = DEFAULT_DECK_ID  # Anki's check puts such cards there
+                continue
+            wanted[did] = deck
+            components = deck.name.split(SEPARATOR)
+            for depth in range(1, len(components)):
+                parent = by_key.get(name_key(SEPARATOR.join(components[:depth])))
+                if parent is not None:
+                    wanted[parent.id] = parent
+        renamed: list[tuple[str, str]] = []
+        # Parents before children, as Anki imports them.
+        for deck in sorted(wanted.values(), key=lambda d: (len(k := name_key(d.name)), k)):
+            plan.deck_ids[deck.id] = self._place_deck(plan, deck, renamed)
+
+    def _conf_id(self, conf_id: int) -> int:
+        """Our options group for a package deck's: ours if we have that id, else the
+        package's added under its id (Anki's `add_deck_config_if_unique`)."""
+        dconf = self.col.dconf
+        if str(conf_id) in dconf:
+            return conf_id
+        theirs = self.source.dconf.get(conf_id)
+        if theirs is None:
+            return DEFAULT_DCONF_ID
+        dconf[str(conf_id)] = {**theirs, "usn": LOCAL_USN}
+        self.col.mark_changed("dconf")
+        return conf_id
+
+    def _place_deck(self, plan: _Plan, deck: SourceDeck, renamed: list[tuple[str, str]]) -> int:
+        name = deck.name
+        for old, new in renamed:
+            name = _reparent(name, old, new)
+        for _ in range(100):
+            existing = self.decks.find(name)
+            if existing is not None and not self.decks.by_id[existing].get("dyn"):
+                self._update_deck(existing, deck)
+                return existing
+            try:
+                if existing is not None:
+                    raise FilteredDeck(name)
+                place = self.decks.place(name)
+            except FilteredDeck:
+                # Anki makes a normal deck beside the filtered one, named with a suffix.
+                filtered = existing or self.decks.first_existing_parent(name)
+                if filtered is None:
+                    raise
+                old = str(self.decks.by_id[filtered]["name"])
+                new = f"{old} {int(self.now)}"
+                renamed.append((old, new))
+                name = _reparent(name, old, new)
+                continue
+            conf_id = self._conf_id(deck.conf_id) if not deck.filtered else DEFAULT_DCONF_ID
+            for parent in place.missing:
+                self.decks.add(parent, place.conf_id, now=self.now)
+            deck_id = self.decks.add(place.name, conf_id, now=self.now)
+            self.decks.by_id[deck_id]["desc"] = deck.desc
+            plan.decks_added += len(place.missing) + 1
+            return deck_id
+        raise MalformedPackage(f"The deck {deck.name!r} could not be placed in the collection.")
+
+    def _update_deck(self, deck_id: int, theirs: SourceDeck) -> None:
+        """rslib `update_normal_with_other`: description and options group, if set."""
+        ours = self.decks.by_id[deck_id]
+        changed = False
+        if theirs.desc and ours.get("desc") != theirs.desc:
+            ours["desc"] = theirs.desc
+            changed = True
+        if not theirs.filtered and theirs.conf_id != DEFAULT_DCONF_ID:
+            conf_id = self._conf_id(theirs.conf_id)
+            if ours.get("conf") != conf_id:
+                ours["conf"] = conf_id
+                changed = True
+        if changed:
+            ours.update(mod=int(self.now), usn=LOCAL_USN)
+            self.col.mark_changed("decks")
+
+
+def _reparent(name: str, old: str, new: str) -> str:
+    """`name` with its leading deck levels `old` replaced by `new` (compared like names)."""
+    depth = len(name_key(old))
+    if name_key(name)[:depth] != name_key(old):
+        return name
+    return SEPARATOR.join([new, *name.split(SEPARATOR)[depth:]])
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _clean_field(text: str, normalize: bool) -> str:
+    """rslib `normalize_field`: no ASCII control characters but tab and newline; NFC."""
+    if any((ord(c) < 0x20 and c not in "\t\n") or c == "\x7f" for c in text):
+        text = "".join(c for c in text if not ((ord(c) < 0x20 and c not in "\t\n") or c == "\x7f"))
+    return unicodedata.normalize("NFC", text) if normalize else text
+
+
+def _fit_fields(fields: list[str], count: int) -> list[str]:
+    """rslib `fix_field_count`: pad with empty fields, or merge extras into the last."""
+    fields = list(fields)
+    while len(fields) < count:
+        fields.append("")
+    while len(fields) > max(count, 1):
+        last = fields.pop()
+        fields[-1] += f"; {last}"
+    return fields
+
+
+def _canonical_tags(tags: str, normalize: bool) -> str:
+    seen: set[str] = set()
+    kept = []
+    for tag in (unicodedata.normalize("NFC", tags) if normalize else tags).split():
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            kept.append(tag)
+    return f" {' '.join(kept)} " if kept else ""
+
+
+def _note_values(
+    note: NoteRow, model: dict[str, Any], normalize: bool
+) -> tuple[str, str, str, int]:
+    fields = [_clean_field(f, normalize) for f in _fit_fields(note.fields, len(model["flds"]))]
+    sort_field, checksum = sort_field_and_checksum(fields, int(model.get("sortf", 0)))
+    return FIELD_SEPARATOR.join(fields), _canonical_tags(note.tags, normalize), sort_field, checksum
+
+
+def _shift(card: CardRow, plan: _Plan) -> CardRow:
+    if plan.v1_source and card.type == TYPE_REVIEW and card.queue in (QUEUE_LEARN, QUEUE_DAY_LEARN):
+        card = card._replace(type=TYPE_RELEARN)  # v1 kept relearning cards as type 2
+    due = card.due
+    if card.queue in (QUEUE_REVIEW, QUEUE_DAY_LEARN) or card.type == TYPE_REVIEW:
+        due -= plan.day_shift
+    elif card.type == TYPE_NEW:
+        due = plan.positions.get(due, due)
+    return card._replace(due=due)
+
+
+def _apply(
+    conn: sqlite3.Connection, source: SourceCollection, plan: _Plan, media: int, *, now: float
+) -> ImportSummary:
+    col = plan.col
+    models = col.models
+    normalize = col.conf.get("normalize_note_text", True) is not False
+
+    added = updated = 0
+    for note in source.notes():
+        target = plan.notes_to_add.get(note.id)
+        updating = target is None
+        if updating:
+            target = plan.notes_to_update.get(note.id)
+            if target is None:
+                continue
+        mid = plan.model_ids[note.mid]
+        flds, tags, sort_field, checksum = _note_values(note, models[str(mid)], normalize)
+        if updating:
+            conn.execute(
+                "update notes set flds = ?, sfld = ?, csum = ?, tags = ?, mod = ?, usn = ?"
+                " where id = ?",
+                (flds, sort_field, checksum, tags, note.mod, LOCAL_USN, target),
+            )
+            updated += 1
+        else:
+            conn.execute(
+                "insert into notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')",
+                (target, note.guid, mid, note.mod, LOCAL_USN, tags, flds, sort_field, checksum),
+            )
+            added += 1
+
+    cards_added = 0
+    for row in source.cards():
+        target = plan.cards.get(row.id)
+        if target is None:
+            continue
+        card = _shift(restore_from_filtered(row, home_deck(row, source)), plan)
+        conn.execute(
+            "insert into cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor,"
+            " reps, lapses, left, odue, odid, flags, data)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                target,
+                plan.note_ids[card.nid],
+                plan.deck_ids.get(card.did, DEFAULT_DECK_ID),
+                card.ord,
+                card.mod,
+                LOCAL_USN,
+                card.type,
+                card.queue,
+                card.due,
+                card.ivl,
+                card.factor,
+                card.reps,
+                card.lapses,
+                card.left,
+                card.odue,
+                card.odid,
+                card.flags,
+                card.data,
+            ),
+        )
+        cards_added += 1
+
+    revlog_added = 0
+    for entry in source.revlog():
+        cid = plan.cards.get(entry.cid)
+        if cid is None:
+            continue
+        revlog_added += conn.execute(
+            "insert or ignore into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.id, cid, LOCAL_USN, entry.ease, entry.ivl, entry.last_ivl, entry.factor,
+             entry.time, entry.type),
+        ).rowcount  # fmt: skip
+
+    if col.changed:
+        col.save(now=now)
+    elif added or updated or cards_added or revlog_added:
+        mark_modified(conn, now=now)
+    return ImportSummary(
+        notes_added=added,
+        notes_updated=updated,
+        notes_skipped=plan.notes_skipped,
+        cards_added=cards_added,
+        decks_added=plan.decks_added,
+        note_types_added=plan.note_types_added,
+        revlog_added=revlog_added,
+        media_files_ignored=media,
+    )
