@@ -7,6 +7,7 @@ no answer ever carries a traceback.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,7 @@ from auth.errors import (
     UserExists,
     UserNotFound,
 )
+from collection.apkg import MalformedPackage, NotAPackage, PackageTooLarge
 from collection.errors import (
     CardNotFound,
     CollectionError,
@@ -40,6 +42,18 @@ from storage.session import CollectionConflict, CorruptCollection
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "2"
+
+
+class NotAvailable(Exception):
+    """The operation does not exist on this backend (400)."""
+
+
+class UnsupportedUpload(Exception):
+    """The import request is not shaped as a package upload (415)."""
+
+
+class UploadNotFound(Exception):
+    """No upload of this learner has that key (404)."""
 
 
 class ErrorOut(BaseModel):
@@ -167,10 +181,17 @@ _COLLECTION_STATUS: dict[type[CollectionError], int] = {
     FilteredDeck: 422,
     CardNotStudyable: 409,
     CardChanged: 409,
+    NotAPackage: 415,
+    PackageTooLarge: 413,
+    MalformedPackage: 422,
 }
 
 
-_FIELD_OF: dict[type[CollectionError], str] = {InvalidDeckName: "name", FilteredDeck: "deckId"}
+_FIELD_OF: dict[type[CollectionError], str] = {
+    InvalidDeckName: "name",
+    FilteredDeck: "deckId",
+    MalformedPackage: "file",
+}
 
 
 async def _collection_error(_: Request, exc: Exception) -> JSONResponse:
@@ -184,6 +205,13 @@ async def _collection_error(_: Request, exc: Exception) -> JSONResponse:
         item = {"loc": ["body", where] if where else ["body"], "msg": str(exc), "type": exc.code}
         return JSONResponse({"detail": [item], "code": exc.code}, status_code=422)
     return error_response(status, exc.code, str(exc))
+
+
+def _simple(status: int, code: str) -> Any:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(status, code, str(exc))
+
+    return handler
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -202,6 +230,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TooManyAttempts, _too_many_attempts)
     app.add_exception_handler(AuthStoreUnavailable, _auth_store_unavailable)
     app.add_exception_handler(CollectionError, _collection_error)
+    app.add_exception_handler(NotAvailable, _simple(400, "not_available"))
+    app.add_exception_handler(UnsupportedUpload, _simple(415, "unsupported_upload"))
+    app.add_exception_handler(UploadNotFound, _simple(404, "upload_not_found"))
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(CollectionConflict, _conflict)
     app.add_exception_handler(CorruptCollection, _corrupt)

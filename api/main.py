@@ -16,7 +16,7 @@ from api.core.config import Settings, get_settings
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.observability import RequestLog, configure_request_log
-from api.routes import auth, cards, decks, health, me, review
+from api.routes import auth, cards, decks, health, me, packages, review
 from api.routes._responses import errors
 from api.services import Services
 from auth.accounts import Accounts
@@ -25,12 +25,14 @@ from auth.tokens import TokenService
 from auth.users import AuthStateStore, UserRepository
 from storage.cache import DiskCache
 from storage.objects import ObjectStore
+from storage.s3 import S3ObjectStore
 from storage.session import S3SQLiteSession
+from storage.transfers import PackageTransfers
 
 
 def build_object_store(settings: Settings) -> ObjectStore:
     if settings.backend == "aws":
-        from storage.s3 import S3ObjectStore, make_s3_client
+        from storage.s3 import make_s3_client
 
         assert settings.bucket is not None  # guaranteed by Settings validation
         client = make_s3_client(
@@ -81,7 +83,14 @@ def build_accounts(settings: Settings) -> Accounts:
 def build_services(settings: Settings) -> Services:
     store = build_object_store(settings)
     cache = DiskCache(settings.cache_dir, settings.cache_max_bytes)
-    return Services(session=S3SQLiteSession(store, cache), accounts=build_accounts(settings))
+    transfers = None
+    if isinstance(store, S3ObjectStore):
+        transfers = PackageTransfers(store.client, store.bucket)
+    return Services(
+        session=S3SQLiteSession(store, cache),
+        accounts=build_accounts(settings),
+        transfers=transfers,
+    )
 
 
 class LazyServices:
@@ -118,7 +127,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         (lambda: services) if services is not None else (lambda: build_services(settings))
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides={"/api/import": settings.import_max_bytes},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -138,6 +151,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(decks.router)
     app.include_router(cards.router)
     app.include_router(review.router)
+    app.include_router(packages.router)
     return app
 
 

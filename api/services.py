@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from auth.accounts import Accounts
 from storage.session import S3SQLiteSession
+from storage.transfers import PackageTransfers
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     session: S3SQLiteSession
     accounts: Accounts
+    # Presigned transfers of large packages; None on the local backend.
+    transfers: PackageTransfers | None = None

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (JSON list); none by default.
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=10 * MiB, gt=0)
+    # Packages: the most an upload may be or unpack to, and (aws) the export size
+    # above which the download goes through a presigned S3 URL instead of the API.
+    import_max_bytes: int = Field(default=256 * MiB, gt=0)
+    export_redirect_bytes: int = Field(default=4 * MiB, gt=0)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # bcrypt's cost factor; lower it only to make tests fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
