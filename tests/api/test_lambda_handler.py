@@ -148,3 +148,36 @@ def test_register_login_read_and_write(
     # The request lines carry Lambda's embedded metrics.
     assert invoke.log_lines
     assert all("_aws" in line for line in invoke.log_lines[-3:])
+
+
+@pytest.mark.parametrize(
+    "make_event", [http_api_event, rest_api_event], ids=["http-api-v2", "rest-api-v1"]
+)
+def test_binary_export_comes_back_base64_encoded(
+    invoke: Lambda, make_event: Callable[..., dict[str, Any]]
+) -> None:
+    import base64
+    import io
+    import zipfile
+
+    username = f"exp-{make_event.__name__[:4]}"
+    password = "correct horse battery"
+    invoke(
+        make_event(
+            "POST", "/api/register", body={"username": username, "name": "E", "password": password}
+        )
+    )
+    token = body_of(
+        invoke(make_event("POST", "/api/login", body={"username": username, "password": password}))
+    )["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    invoke(make_event("POST", "/api/cards", body={"front": "q", "back": "a"}, headers=auth))
+
+    exported = invoke(make_event("GET", "/api/export", headers=auth))
+    assert exported["statusCode"] == 200
+    assert exported["isBase64Encoded"] is True
+    headers = {k.lower(): v for k, v in exported["headers"].items()}
+    assert headers["content-type"] == "application/octet-stream"
+    assert "attachment" in headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(exported["body"]))) as archive:
+        assert set(archive.namelist()) == {"collection.anki2", "media"}
