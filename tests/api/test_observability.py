@@ -99,3 +99,17 @@ def test_on_lambda_the_line_carries_embedded_metrics(
     for name in names:
         assert name in record  # every declared metric has its value on the line
     assert record["Route"] == "/health"
+
+
+def test_next_card_is_one_conditional_get(rig: Rig, lines: Lines) -> None:
+    headers = rig.signed_up("alice")
+    rig.client.post("/api/cards", json={"front": "q", "back": "a"}, headers=headers)
+    rig.client.get("/api/review", headers=headers)
+    lines.records.clear()
+    assert rig.client.get("/api/review", headers=headers).json()["card"] is not None
+    [line] = lines.records
+    assert (line["route"], line["storageRequests"], line["cache"]) == (
+        "/api/review",
+        1,
+        "revalidated",
+    )
