@@ -5,11 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.app_server import AppServer
+from tests.support.app_server import PASSWORD, AppServer
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "correct horse battery"
 
 
 def login(server: AppServer, username: str, password: str = PASSWORD) -> httpx.Response:

@@ -11,12 +11,10 @@ import boto3
 import httpx
 import pytest
 
-from tests.support.app_server import AppServer
+from tests.support.app_server import AppServer, signed_up
 from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "correct horse battery"
 
 
 def s3_fronts(env: dict[str, str], moto: MotoServer) -> tuple[list[str], str]:
@@ -33,15 +31,7 @@ def test_sigkill_during_writes_then_restart(
 ) -> None:
     env = {**aws_env, "JAVUMBO_CACHE_DIR": str(tmp_path / "cache")}
     server = AppServer(env, cwd=tmp_path).start()
-    httpx.post(
-        f"{server.url}/api/register",
-        json={"username": "alice", "name": "Alice", "password": PASSWORD},
-        timeout=30,
-    ).raise_for_status()
-    token = httpx.post(
-        f"{server.url}/api/login", json={"username": "alice", "password": PASSWORD}, timeout=30
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = signed_up(server, "alice")
 
     acknowledged: list[str] = []
     lock = threading.Lock()

@@ -14,14 +14,12 @@ import boto3
 import httpx
 import pytest
 
-from tests.support.app_server import AppServer
+from tests.support.app_server import PASSWORD, AppServer, signed_up
 from tests.support.aws_env import provision
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -49,17 +47,7 @@ def app(env: dict[str, str], tmp_path: Path) -> Iterator[AppServer]:
 
 @pytest.fixture
 def learner(app: AppServer) -> httpx.Client:
-    httpx.post(
-        f"{app.url}/api/register",
-        json={"username": "alice", "name": "Alice", "password": PASSWORD},
-        timeout=30,
-    ).raise_for_status()
-    token = httpx.post(
-        f"{app.url}/api/login", json={"username": "alice", "password": PASSWORD}, timeout=30
-    ).json()["access_token"]
-    client = httpx.Client(
-        base_url=app.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    client = httpx.Client(base_url=app.url, headers=signed_up(app, "alice"), timeout=30)
     assert client.get("/api/decks").status_code == 200  # warm: cache and clients built
     return client
 

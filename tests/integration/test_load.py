@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.support.app_server import AppServer
+from tests.support.app_server import PASSWORD, AppServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.load]
 
 LEARNERS = 20
 REQUESTS_EACH = 50
-PASSWORD = "correct horse battery"
 
 
 @dataclass

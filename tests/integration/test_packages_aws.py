@@ -11,12 +11,10 @@ import boto3
 import httpx
 import pytest
 
-from tests.support.app_server import AppServer
+from tests.support.app_server import AppServer, signed_up
 from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -28,15 +26,7 @@ def app(aws_env: dict[str, str], tmp_path: Path) -> Iterator[AppServer]:
 
 
 def learner(app: AppServer, name: str) -> httpx.Client:
-    httpx.post(
-        f"{app.url}/api/register",
-        json={"username": name, "name": name, "password": PASSWORD},
-        timeout=30,
-    ).raise_for_status()
-    token = httpx.post(
-        f"{app.url}/api/login", json={"username": name, "password": PASSWORD}, timeout=30
-    ).json()["access_token"]
-    return httpx.Client(base_url=app.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return httpx.Client(base_url=app.url, headers=signed_up(app, name), timeout=30)
 
 
 def objects(env: dict[str, str], moto: MotoServer, prefix: str) -> list[str]:

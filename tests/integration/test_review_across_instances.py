@@ -8,23 +8,9 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.app_server import AppServer
+from tests.support.app_server import AppServer, signed_up
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "correct horse battery"
-
-
-def signed_up(server: AppServer, username: str) -> dict[str, str]:
-    httpx.post(
-        f"{server.url}/api/register",
-        json={"username": username, "name": username, "password": PASSWORD},
-        timeout=30,
-    ).raise_for_status()
-    token = httpx.post(
-        f"{server.url}/api/login", json={"username": username, "password": PASSWORD}, timeout=30
-    ).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def answer_until_acknowledged(

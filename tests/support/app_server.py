@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
 
 
 def free_port() -> int:
@@ -85,3 +86,16 @@ class AppServer:
             if line.startswith('{"event":"request"'):
                 lines.append(json.loads(line))
         return lines
+
+
+def signed_up(server: AppServer, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Register a learner on ``server``, log in, and return the bearer header."""
+    httpx.post(
+        f"{server.url}/api/register",
+        json={"username": username, "name": username, "password": password},
+        timeout=60,
+    ).raise_for_status()
+    token = httpx.post(
+        f"{server.url}/api/login", json={"username": username, "password": password}, timeout=60
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
