@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -37,6 +37,11 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The real app against moto behind a latency proxy; rewrites docs/benchmarks.{md,json}
+# and fails if a target is missed. BENCH_ARGS="--s3-latency-ms 10" etc. (python -m bench -h)
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench --command "make bench $(BENCH_ARGS)" $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

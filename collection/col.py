@@ -31,6 +31,15 @@ class Col:
         self.conn = conn
         self._parsed: dict[JsonColumn, dict[str, Any]] = {}
         self._changed: set[JsonColumn] = set()
+        self._crt: int | None = None
+
+    @property
+    def crt(self) -> int:
+        """`col.crt`: when the collection was created (epoch seconds), read once."""
+        if self._crt is None:
+            (crt,) = self.conn.execute("select crt from col").fetchone()
+            self._crt = int(crt)
+        return self._crt
 
     @property
     def conf(self) -> dict[str, Any]:

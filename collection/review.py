@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from collection.cards import CardView, get_card
+from collection.cards import CardView, _card_view
 from collection.col import Col
 from collection.decks import DeckIndex, current_deck_id
 from collection.errors import CardNotFound, CollectionError
@@ -84,8 +84,8 @@ class AnswerOutcome:
 
 
 def timing(col: Col, conn: sqlite3.Connection, now: float) -> SchedTiming:
-    (crt,) = conn.execute("select crt from col").fetchone()
-    return sched_timing_for_collection(int(crt), col.conf, now)
+    """Day boundaries for `now` (`conn` is kept for callers; `col` reads `crt` once)."""
+    return sched_timing_for_collection(col.crt, col.conf, now)
 
 
 def _day_start_ms(when: SchedTiming) -> int:
@@ -104,11 +104,17 @@ def _marks(ids: Sequence[int]) -> str:
 
 
 def _done_today(conn: sqlite3.Connection, ids: Sequence[int], when: SchedTiming) -> tuple[int, int]:
-    """(new cards introduced, reviews done) today in these decks, from the revlog."""
+    """(new cards introduced, reviews done) today in these decks, from the revlog.
+
+    `cross join` makes SQLite walk today's revlog entries (a range of its primary key,
+    revlog ids being epoch milliseconds) and look each card up, instead of walking every
+    card of the decks and probing the revlog for each: a day's reviews, not the
+    collection's size.
+    """
     new, reviews = conn.execute(
         "select count(distinct case when r.type = ? and r.lastIvl = 0 then r.cid end),"
         " coalesce(sum(r.type = ?), 0)"
-        f" from revlog r join cards c on c.id = r.cid"
+        f" from revlog r cross join cards c on c.id = r.cid"
         f" where r.id >= ? and c.did in ({_marks(ids)})",
         (REVLOG_LEARN, REVLOG_REVIEW, _day_start_ms(when), *ids),
     ).fetchone()
@@ -151,16 +157,34 @@ def _count(conn: sqlite3.Connection, ids: Sequence[int], where: str, *args: int,
 # --- the next card -------------------------------------------------------------------
 
 
+# Is any card buried? `ix_cards_sched` starts with `did`, not `queue`, so this finds
+# each deck id present in `cards` by a loose index scan (one probe per deck, whatever
+# the collection's size) and probes (did, queue) for each, instead of scanning every
+# card. Cards in decks missing from `col.decks` count too.
+_ANY_BURIED = """
+with recursive present(did) as (
+    select (select min(did) from cards)
+    union all
+    select (select min(did) from cards where did > present.did) from present
+    where present.did is not null
+)
+select 1 from present
+where present.did is not null
+  and exists (select 1 from cards where did = present.did and queue in (?, ?))
+limit 1
+"""
+
+
 def needs_unbury(conn: sqlite3.Connection, *, now: float) -> bool:
     """Buried cards come back at the first rollover after they were buried."""
-    col = Col(conn)
+    return _needs_unbury(Col(conn), conn, now)
+
+
+def _needs_unbury(col: Col, conn: sqlite3.Connection, now: float) -> bool:
     today = timing(col, conn, now).days_elapsed
     if int(col.conf.get("lastUnburied", 0)) >= today:
         return False
-    row = conn.execute(
-        "select 1 from cards where queue in (?, ?) limit 1",
-        (QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED),
-    ).fetchone()
+    row = conn.execute(_ANY_BURIED, (QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED)).fetchone()
     return row is not None
 
 
@@ -197,7 +221,22 @@ def next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> N
     deck's reviews/day), then new cards by position (up to new/day), then learning
     cards due within the learn-ahead window (`collapseTime`).
     """
+    return _next_card(Col(conn), conn, deck_id, now)
+
+
+def try_next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> NextCard | None:
+    """`next_card`, or None when buried cards must come back first (`needs_unbury`).
+
+    Both checks in one read, parsing the `col` row once: a caller that gets None runs
+    `unbury_on_new_day` (a write) and then `next_card`.
+    """
     col = Col(conn)
+    if _needs_unbury(col, conn, now):
+        return None
+    return _next_card(col, conn, deck_id, now)
+
+
+def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: float) -> NextCard:
     decks = DeckIndex(col)
     if deck_id is None:
         deck_id = current_deck_id(col, decks)
@@ -226,7 +265,7 @@ def next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> N
         message = _why_nothing(conn, ids, new_left, reviews_left, today, cutoff)
         return NextCard(None, None, counts, message, deck_id)
 
-    view = get_card(conn, card_id)
+    view = _card_view(conn, decks, card_id)
     state = _card_state(conn, card_id)
     deck_options = _options(col, decks.by_id.get(state.did) or decks.get(deck_id))
     buttons = describe_next_states(next_states(state, deck_options, today), now, when.next_day_at)

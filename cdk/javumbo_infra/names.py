@@ -41,6 +41,9 @@ CTX_MEMORY_MIB = "javumbo:memoryMiB"
 CTX_EPHEMERAL_STORAGE_MIB = "javumbo:ephemeralStorageMiB"
 CTX_THROTTLE_RATE = "javumbo:throttleRateLimit"
 CTX_THROTTLE_BURST = "javumbo:throttleBurstLimit"
+CTX_ALARM_5XX_PERCENT = "javumbo:alarm5xxPercent"
+CTX_ALARM_LATENCY_P95_MS = "javumbo:alarmLatencyP95Ms"
+CTX_ALARM_CONFLICT_PERCENT = "javumbo:alarmConflictPercent"
 
 # Routes without a bearer token: every other route checks the token in the application.
 PUBLIC_ROUTES = ("/health", "/api/register", "/api/login", "/api/token", "/docs", "/openapi.json")

@@ -27,6 +27,11 @@ class StackSettings:
     ephemeral_storage_mib: int = 2048
     throttle_rate_limit: int = 50
     throttle_burst_limit: int = 100
+    # Alarm thresholds (javumbo_infra/alarms.py): 5xx responses as a percentage of
+    # requests, the app's p95 latency, write conflicts retried per 100 requests.
+    alarm_5xx_percent: float = 2.0
+    alarm_latency_p95_ms: int = 1000
+    alarm_conflict_percent: float = 5.0
 
     def __post_init__(self) -> None:
         _check_range(names.CTX_MEMORY_MIB, self.memory_mib, 128, 10240)
@@ -34,6 +39,10 @@ class StackSettings:
         _check_range(names.CTX_EPHEMERAL_STORAGE_MIB, self.ephemeral_storage_mib, 1024, 10240)
         _check_range(names.CTX_THROTTLE_RATE, self.throttle_rate_limit, 1, 10000)
         _check_range(names.CTX_THROTTLE_BURST, self.throttle_burst_limit, 1, 5000)
+        _check_percent(names.CTX_ALARM_5XX_PERCENT, self.alarm_5xx_percent)
+        _check_percent(names.CTX_ALARM_CONFLICT_PERCENT, self.alarm_conflict_percent)
+        # Above the function's 29 s timeout the alarm could never fire.
+        _check_range(names.CTX_ALARM_LATENCY_P95_MS, self.alarm_latency_p95_ms, 1, 29_000)
         if self.reserved_concurrency is not None:
             _check_range(names.CTX_RESERVED_CONCURRENCY, self.reserved_concurrency, 1, 10000)
         for origin in self.cors_origins:
@@ -62,6 +71,13 @@ class StackSettings:
             throttle_burst_limit=_int(
                 node, names.CTX_THROTTLE_BURST, defaults.throttle_burst_limit
             ),
+            alarm_5xx_percent=_float(node, names.CTX_ALARM_5XX_PERCENT, defaults.alarm_5xx_percent),
+            alarm_latency_p95_ms=_int(
+                node, names.CTX_ALARM_LATENCY_P95_MS, defaults.alarm_latency_p95_ms
+            ),
+            alarm_conflict_percent=_float(
+                node, names.CTX_ALARM_CONFLICT_PERCENT, defaults.alarm_conflict_percent
+            ),
         )
 
 
@@ -70,9 +86,29 @@ def _check_range(key: str, value: int, low: int, high: int) -> None:
         raise SettingsError(f"{key} must be between {low} and {high}, not {value}")
 
 
+def _check_percent(key: str, value: float) -> None:
+    if not 0 < value <= 100:
+        raise SettingsError(f"{key} must be a percentage above 0 and at most 100, not {value}")
+
+
+def _float(node: Node, key: str, default: float) -> float:
+    value = node.try_get_context(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise SettingsError(f"{key} must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key} must be a number, not {value!r}") from None
+    if number != number:  # NaN
+        raise SettingsError(f"{key} must be a number, not {value!r}")
+    return number
+
+
 def _as_int(key: str, value: Any) -> int:
     # `cdk deploy -c key=5` passes the string "5"; cdk.json passes the number 5.
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise SettingsError(f"{key} must be an integer, not {value!r}")
     try:
         return int(value)

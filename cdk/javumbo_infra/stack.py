@@ -1,4 +1,4 @@
-"""The Javumbo stack: storage, the signing secret, the function and its HTTP API."""
+"""The Javumbo stack: storage, the signing secret, the function, its HTTP API, alarms."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from javumbo_infra.alarms import Alarms
 from javumbo_infra.bundling import lambda_code
 from javumbo_infra.function import RUNTIME, ApiFunction
 from javumbo_infra.http_api import HttpEndpoint
@@ -56,6 +57,7 @@ class JavumboStack(Stack):
         self.endpoint = HttpEndpoint(
             self, "Http", function=self.api_function.function, settings=settings
         )
+        self.alarms = Alarms(self, "Alarms", settings=settings, http_api=self.endpoint.http_api)
 
         CfnOutput(self, "ApiUrl", value=self.endpoint.url, description="Base URL of the API")
         CfnOutput(self, "CollectionsBucketName", value=self.storage.bucket.bucket_name)
@@ -63,3 +65,9 @@ class JavumboStack(Stack):
         CfnOutput(self, "AuthTableName", value=self.storage.auth_table.table_name)
         CfnOutput(self, "FunctionName", value=self.api_function.function.function_name)
         CfnOutput(self, "SigningSecretArn", value=self.signing.secret.secret_arn)
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarms.topic.topic_arn,
+            description="SNS topic notified when an alarm fires or recovers; subscribe to it",
+        )

@@ -35,11 +35,15 @@ def test_context_values_from_the_cli_are_strings() -> None:
             names.CTX_CORS_ORIGINS: "https://a.example, https://b.example",
             names.CTX_RESERVED_CONCURRENCY: "3",
             names.CTX_MEMORY_MIB: "1536",
+            names.CTX_ALARM_5XX_PERCENT: "0.5",
+            names.CTX_ALARM_LATENCY_P95_MS: "800",
         }
     )
     assert settings.cors_origins == ("https://a.example", "https://b.example")
     assert settings.reserved_concurrency == 3
     assert settings.memory_mib == 1536
+    assert settings.alarm_5xx_percent == 0.5
+    assert settings.alarm_latency_p95_ms == 800
     assert _from({names.CTX_CORS_ORIGINS: '["https://c.example"]'}).cors_origins == (
         "https://c.example",
     )
@@ -57,6 +61,15 @@ def test_context_values_from_the_cli_are_strings() -> None:
         (names.CTX_CORS_ORIGINS, ["app.example.com"]),
         (names.CTX_CORS_ORIGINS, ["https://app.example.com/"]),
         (names.CTX_CORS_ORIGINS, {"origin": "https://app.example.com"}),
+        (names.CTX_ALARM_5XX_PERCENT, 0),
+        (names.CTX_ALARM_5XX_PERCENT, 101),
+        (names.CTX_ALARM_5XX_PERCENT, "some"),
+        (names.CTX_ALARM_5XX_PERCENT, "nan"),
+        (names.CTX_ALARM_CONFLICT_PERCENT, True),
+        (names.CTX_ALARM_CONFLICT_PERCENT, -1),
+        (names.CTX_ALARM_LATENCY_P95_MS, 0),
+        (names.CTX_ALARM_LATENCY_P95_MS, 30_000),
+        (names.CTX_ALARM_LATENCY_P95_MS, 1.5),
     ],
 )
 def test_unusable_values_are_refused_naming_the_key(key: str, value: Any) -> None:

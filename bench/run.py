@@ -1,0 +1,551 @@
+"""The benchmark: the real app over HTTP, on moto behind a latency proxy.
+
+Processes: moto (S3, DynamoDB, Secrets Manager), the latency proxy in front of it, and
+app instances under uvicorn whose boto3 clients reach AWS through the proxy
+(`AWS_ENDPOINT_URL`). The load comes from threads in this process, one HTTP client
+(keep-alive) per learner. Collections are seeded by writing the object directly to moto.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from bench.seed import build_collection
+from bench.servers import ROOT, App, Child
+from bench.stats import Call, app_figures, aws_figures, latency_ms, percentile
+from tests.support.aws_env import provision
+
+OURS = "api.main:app"
+NAIVE = "bench.naive:app"
+PASSWORD = "benchmark password 1"  # noqa: S105 (a throwaway account on moto)
+HTTP_TIMEOUT = 60.0
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    s3_latency_ms: float = 20.0
+    other_latency_ms: float = 5.0
+    bandwidth_mbps: float = 0.0
+    small_cards: int = 200
+    large_cards: int = 20_000
+    answers: int = 100
+    warm_reads: int = 30
+    round_trips: int = 40
+    learners: int = 20
+    learner_answers: int = 25
+    writers: int = 4
+    adds_per_writer: int = 25
+    import_runs: int = 5
+
+
+# --- the processes ---------------------------------------------------------------------
+
+
+class Rig:
+    """moto, the proxy and the AWS resources; app instances on demand; all stopped on exit."""
+
+    def __init__(self, options: Options, workdir: Path) -> None:
+        self.options = options
+        self.workdir = workdir
+        self._exit = contextlib.ExitStack()
+
+    def __enter__(self) -> Rig:
+        # Fake credentials for this process's own clients: everything here is moto.
+        os.environ.update(FAKE_AWS)
+        try:
+            self.moto = self._child("bench.moto")
+            self.proxy = self._child(
+                "bench.proxy",
+                "--upstream", self.moto.url,
+                "--s3-latency-ms", str(self.options.s3_latency_ms),
+                "--other-latency-ms", str(self.options.other_latency_ms),
+                "--bandwidth-mbps", str(self.options.bandwidth_mbps),
+            )  # fmt: skip
+            self.env = provision(self.moto, self.workdir)  # type: ignore[arg-type]
+            self.env["AWS_ENDPOINT_URL"] = self.proxy.url
+            self.bucket = self.env["JAVUMBO_BUCKET"]
+            self.direct_s3 = boto3.client(
+                "s3",
+                endpoint_url=self.moto.url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",  # noqa: S106
+                config=Config(s3={"addressing_style": "path"}),
+            )
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    def _child(self, module: str, *args: str) -> Child:
+        child = Child(module, *args)
+        self._exit.callback(child.stop)
+        return child
+
+    def app(self, module: str, name: str) -> App:
+        env = {**self.env, "JAVUMBO_CACHE_DIR": str(self.workdir / f"cache-{name}")}
+        app = App(module, env, self.workdir)
+        self._exit.callback(app.stop)
+        return app.start()
+
+    def proxy_counters(self, *, reset: bool = False) -> dict[str, Any]:
+        path = "/__bench/reset" if reset else "/__bench/stats"
+        response = httpx.post(self.proxy.url + path) if reset else httpx.get(self.proxy.url + path)
+        response.raise_for_status()
+        counters: dict[str, Any] = response.json()
+        return counters
+
+    def put_collection(self, username: str, body: bytes) -> None:
+        self.direct_s3.put_object(Bucket=self.bucket, Key=f"user_dbs/{username}.anki2", Body=body)
+
+    def card_count(self, username: str) -> int:
+        body = self.direct_s3.get_object(Bucket=self.bucket, Key=f"user_dbs/{username}.anki2")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "c.anki2"
+            path.write_bytes(body["Body"].read())
+            conn = sqlite3.connect(path)
+            try:
+                (count,) = conn.execute("select count() from cards").fetchone()
+            finally:
+                conn.close()
+        return int(count)
+
+
+# --- clients ---------------------------------------------------------------------------
+
+
+class Learner:
+    """One learner's HTTP client; every call is timed and tagged with an X-Request-Id."""
+
+    def __init__(self, app: App, username: str) -> None:
+        self.username = username
+        self.http = httpx.Client(base_url=app.url, timeout=HTTP_TIMEOUT)
+        self.calls: list[Call] = []
+        self.tag = "setup"
+        self._n = 0
+        self._token = ""
+
+    def use(self, app: App) -> Learner:
+        """The same learner (same token) on another app instance."""
+        other = Learner(app, self.username)
+        other._token = self._token
+        return other
+
+    def call(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        self._n += 1
+        headers = {"X-Request-Id": f"{self.tag}.{self.username}.{self._n}"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        started = time.perf_counter()
+        response = self.http.request(method, path, headers=headers, **kwargs)
+        elapsed = time.perf_counter() - started
+        if self.tag != "setup":
+            self.calls.append(Call(kind, elapsed, response.status_code))
+        return response
+
+    def sign_up(self) -> Learner:
+        body = {"username": self.username, "name": "Bench", "password": PASSWORD}
+        self.call("register", "POST", "/api/register", json=body).raise_for_status()
+        login = self.call(
+            "login", "POST", "/api/login", json={"username": self.username, "password": PASSWORD}
+        )
+        login.raise_for_status()
+        self._token = str(login.json()["access_token"])
+        return self
+
+    def measure(self, tag: str) -> Learner:
+        self.tag, self.calls = tag, []
+        return self
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def new_username(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def review_session(learner: Learner, answers: int) -> None:
+    """`answers` times: the next card, then an answer (every fifth one "Again")."""
+    for i in range(answers):
+        shown = learner.call("next", "GET", "/api/review")
+        shown.raise_for_status()
+        card = shown.json()["card"]
+        if card is None:
+            raise RuntimeError(f"{learner.username} ran out of cards after {i} answers")
+        body = {"cardId": card["cardId"], "ease": 1 if i % 5 == 4 else 3, "timeTaken": 4000}
+        learner.call("answer", "POST", "/api/review", json=body).raise_for_status()
+
+
+def warm_reads(learner: Learner, count: int) -> None:
+    for _ in range(count):
+        learner.call("read", "GET", "/api/decks/current").raise_for_status()
+
+
+# --- scenarios -------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """What one scenario measured, from the clients, the proxy and the apps."""
+
+    calls: list[Call]
+    wall: float
+    proxy: dict[str, Any]
+    lines: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        kinds = sorted({call.kind for call in self.calls})
+        return {
+            "calls": len(self.calls),
+            "errors": sum(1 for call in self.calls if call.status >= 400),
+            "wallSeconds": round(self.wall, 3),
+            "throughputPerSecond": round(len(self.calls) / self.wall, 2) if self.wall else None,
+            "latencyMs": {
+                "all": latency_ms(self.calls),
+                **{kind: latency_ms(c for c in self.calls if c.kind == kind) for kind in kinds},
+            },
+            **aws_figures(self.proxy, len(self.calls)),
+            "app": app_figures(self.lines),
+            **self.extra,
+        }
+
+
+def _cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float] | None:
+    """CPU time used so far by each group of processes (Linux /proc; None elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {}
+    try:
+        for name, group in pids.items():
+            total = 0
+            for pid in group:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            totals[name] = total / ticks
+    except (OSError, ValueError, IndexError):
+        return None
+    return totals
+
+
+def measured(
+    rig: Rig, apps: list[App], tag: str, run: Callable[[], list[Call]], **extra: Any
+) -> Measured:
+    pids = {
+        "apps": [app.process.pid for app in apps if app.process is not None],
+        "moto": [rig.moto.process.pid],
+        "proxy": [rig.proxy.process.pid],
+        "loadGenerator": [os.getpid()],
+    }
+    rig.proxy_counters(reset=True)
+    cpu_before = _cpu_seconds(pids)
+    started = time.perf_counter()
+    calls = run()
+    wall = time.perf_counter() - started
+    cpu_after = _cpu_seconds(pids)
+    proxy = rig.proxy_counters()
+    lines = [
+        line for app in apps for line in app.request_lines() if line["requestId"].startswith(tag)
+    ]
+    if cpu_before is not None and cpu_after is not None:
+        # What each process spent per API call: on a small machine, who runs out first.
+        extra["cpuMsPerCall"] = {
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(len(calls), 1), 2)
+            for name in pids
+        }
+    return Measured(calls, wall, proxy, lines, dict(extra))
+
+
+def seeded_learner(rig: Rig, app: App, prefix: str, body: bytes) -> tuple[Learner, float]:
+    """A registered learner whose collection is `body`; returns the cold first read (s)."""
+    learner = Learner(app, new_username(prefix)).sign_up()
+    rig.put_collection(learner.username, body)
+    started = time.perf_counter()
+    learner.call("read", "GET", "/api/decks/current").raise_for_status()  # loads the object
+    return learner, time.perf_counter() - started
+
+
+def single_learner(
+    rig: Rig, app: App, name: str, body: bytes, options: Options
+) -> dict[str, dict[str, Any]]:
+    """The review session, then warm reads, for one learner on one instance."""
+    learner, cold = seeded_learner(rig, app, name, body)
+
+    def session() -> list[Call]:
+        review_session(learner.measure(f"{name}.review"), options.answers)
+        return learner.calls
+
+    def reads() -> list[Call]:
+        warm_reads(learner.measure(f"{name}.reads"), options.warm_reads)
+        return learner.calls
+
+    try:
+        studied = measured(
+            rig,
+            [app],
+            f"{name}.review",
+            session,
+            collectionBytes=len(body),
+            coldFirstReadMs=round(cold * 1000, 2),
+        )
+        read = measured(rig, [app], f"{name}.reads", reads, collectionBytes=len(body))
+    finally:
+        learner.close()
+    return {f"{name}.review": studied.summary(), f"{name}.reads": read.summary()}
+
+
+def concurrent_learners(rig: Rig, app: App, body: bytes, options: Options) -> dict[str, Any]:
+    """`learners` learners, each in its own thread, each reviewing on the same instance."""
+    tag = "concurrent"
+    learners = [seeded_learner(rig, app, "many", body)[0] for _ in range(options.learners)]
+    barrier = threading.Barrier(len(learners))
+    failures: list[BaseException] = []
+
+    def study(learner: Learner) -> None:
+        learner.measure(tag)
+        barrier.wait(30)
+        try:
+            review_session(learner, options.learner_answers)
+        except BaseException as error:  # reported after the join
+            failures.append(error)
+
+    def run() -> list[Call]:
+        threads = [threading.Thread(target=study, args=(x,), daemon=True) for x in learners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        if failures or any(thread.is_alive() for thread in threads):
+            raise RuntimeError(f"a learner failed: {failures[:1]}")
+        return [call for learner in learners for call in learner.calls]
+
+    try:
+        result = measured(rig, [app], tag, run, learners=options.learners)
+    finally:
+        for learner in learners:
+            learner.close()
+    return result.summary()
+
+
+def concurrent_writers(
+    rig: Rig, apps: list[App], name: str, body: bytes, options: Options
+) -> dict[str, Any]:
+    """`writers` clients adding cards to one collection, spread over the app instances."""
+    first, _ = seeded_learner(rig, apps[0], name, body)
+    clients = [first.use(apps[i % len(apps)]) for i in range(options.writers)]
+    for app_client in clients[1 : len(apps)]:
+        app_client.call("read", "GET", "/api/decks/current").raise_for_status()  # warm
+    barrier = threading.Barrier(len(clients))
+
+    def add(index: int, client: Learner) -> None:
+        client.measure(name)
+        client.username = f"{first.username}.w{index}"  # distinct request ids per writer
+        barrier.wait(30)
+        for n in range(options.adds_per_writer):
+            card = {"front": f"writer {index} card {n}", "back": "added concurrently"}
+            client.call("add", "POST", "/api/cards", json=card)
+
+    def run() -> list[Call]:
+        threads = [
+            threading.Thread(target=add, args=(i, c), daemon=True) for i, c in enumerate(clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        if any(thread.is_alive() for thread in threads):
+            raise RuntimeError("a writer did not finish")
+        return [call for client in clients for call in client.calls]
+
+    try:
+        result = measured(rig, apps, name, run, instances=len(apps), writers=options.writers)
+        added = sum(1 for call in result.calls if call.status == 201)
+        seeded = options.small_cards
+        stored = rig.card_count(first.username)
+        result.extra |= {
+            "cardsAcknowledged": added,
+            "cardsStored": stored - seeded,
+            "lostUpdates": added - (stored - seeded),
+            "refused409": sum(1 for call in result.calls if call.status == 409),
+        }
+    finally:
+        first.close()
+        for client in clients:
+            client.close()
+    return result.summary()
+
+
+# --- direct round trips and imports ----------------------------------------------------
+
+
+def round_trips(rig: Rig, samples: int) -> dict[str, Any]:
+    """One S3 round trip (a conditional GET answered 304) and one DynamoDB GetItem, timed
+    directly through the proxy with the app's client settings."""
+    key = f"user_dbs/{new_username('rtt')}.anki2"
+    rig.direct_s3.put_object(Bucket=rig.bucket, Key=key, Body=build_collection(10).body)
+    config = Config(
+        connect_timeout=3,
+        read_timeout=15,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        s3={"addressing_style": "path"},
+    )
+    common: dict[str, Any] = {
+        "endpoint_url": rig.proxy.url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "config": config,
+    }
+    s3 = boto3.client("s3", **common)
+    dynamodb = boto3.client("dynamodb", **common)
+    etag = s3.head_object(Bucket=rig.bucket, Key=key)["ETag"]
+
+    def s3_304() -> None:
+        try:
+            s3.get_object(Bucket=rig.bucket, Key=key, IfNoneMatch=etag)
+        except ClientError as error:
+            if error.response["ResponseMetadata"]["HTTPStatusCode"] != 304:
+                raise
+        else:
+            raise AssertionError("expected 304 Not Modified")
+
+    def get_item() -> None:
+        dynamodb.get_item(
+            TableName=rig.env["JAVUMBO_USERS_TABLE"],
+            Key={"username": {"S": "nobody"}},
+            ConsistentRead=True,
+        )
+
+    result = {}
+    for name, probe in (("s3ConditionalGet304", s3_304), ("dynamodbGetItem", get_item)):
+        for _ in range(3):
+            probe()  # connections open, clients warm
+        times = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            probe()
+            times.append((time.perf_counter() - started) * 1000)
+        result[name] = {
+            "p50": round(percentile(times, 50), 2),
+            "p95": round(percentile(times, 95), 2),
+            "n": samples,
+        }
+    return result
+
+
+_IMPORT_TIMER = (
+    "import time; t = time.perf_counter(); import {modules}; "
+    "print((time.perf_counter() - t) * 1000)"
+)
+_IMPORT_ENV = {
+    "JAVUMBO_BACKEND": "aws",
+    "JAVUMBO_BUCKET": "bench",
+    "JAVUMBO_USERS_TABLE": "users",
+    "JAVUMBO_AUTH_TABLE": "auth",
+    "JAVUMBO_JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:bench",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _import_ms(modules: str) -> float:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _IMPORT_TIMER.format(modules=modules)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **_IMPORT_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def cold_imports(named: dict[str, str], runs: int) -> dict[str, dict[str, Any]]:
+    """Median of `runs` imports of each module list, each in a fresh interpreter.
+
+    One untimed run each first compiles the bytecode; then the lists take turns, so a
+    busy moment on the machine falls on both alike.
+    """
+    times: dict[str, list[float]] = {name: [] for name in named}
+    for run in range(runs + 1):
+        for name, modules in named.items():
+            elapsed = _import_ms(modules)
+            if run:
+                times[name].append(elapsed)
+    return {
+        name: {"medianMs": round(statistics.median(t), 1), "runsMs": [round(x, 1) for x in t]}
+        for name, t in times.items()
+    }
+
+
+# --- everything ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _step(name: str) -> Iterator[None]:
+    print(f"  {name} ...", end="", flush=True)
+    started = time.perf_counter()
+    yield
+    print(f" {time.perf_counter() - started:.1f}s", flush=True)
+
+
+def run_all(options: Options) -> dict[str, Any]:
+    scenarios: dict[str, Any] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="javumbo-bench-") as tmp,
+        Rig(options, Path(tmp)) as rig,
+    ):
+        with _step("seeding collections"):
+            small = build_collection(options.small_cards).body
+            large = build_collection(options.large_cards).body
+        with _step("starting app instances"):
+            ours, ours_b = rig.app(OURS, "a"), rig.app(OURS, "b")
+            naive, naive_b = rig.app(NAIVE, "naive-a"), rig.app(NAIVE, "naive-b")
+        with _step("direct round trips through the proxy"):
+            direct = round_trips(rig, options.round_trips)
+        for label, body in (("small", small), ("large", large)):
+            for design, app in (("ours", ours), ("naive", naive)):
+                with _step(f"review session, {design}, {label} collection"):
+                    scenarios |= single_learner(rig, app, f"{design}.{label}", body, options)
+        with _step(f"{options.learners} learners at once"):
+            scenarios["ours.concurrent"] = concurrent_learners(rig, ours, small, options)
+        with _step(f"{options.writers} writers on 2 instances"):
+            scenarios["ours.writers"] = concurrent_writers(
+                rig, [ours, ours_b], "ours.writers", small, options
+            )
+            scenarios["naive.writers"] = concurrent_writers(
+                rig, [naive, naive_b], "naive.writers", small, options
+            )
+    with _step("cold imports"):
+        imports = cold_imports(
+            {"handler": "api.lambda_handler", "dependencies": "fastapi, mangum, boto3, pydantic"},
+            options.import_runs,
+        )
+    return {"scenarios": scenarios, "roundTrips": direct, "imports": imports}
