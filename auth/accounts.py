@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from auth.errors import InvalidCredentials, InvalidToken, TooManyAttempts, UserExists
@@ -38,6 +39,10 @@ class Session:
 
     access_token: str
     user: User
+
+
+# Threads start on first use only; nothing is spent at import (a Lambda cold start).
+_lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="auth-lookup")
 
 
 def normalise_username(username: str) -> str:
@@ -95,9 +100,11 @@ class Accounts:
     def authenticate(self, token: str) -> tuple[User, TokenClaims]:
         """The user a bearer token speaks for; ``InvalidToken`` for any reason not to trust it."""
         claims = self.tokens.decode(token)
-        if self.auth_state.is_revoked(claims.token_id, now=self.clock()):
-            raise InvalidToken("the token has been revoked")
+        # Two independent look-ups on every request: side by side, one round trip.
+        revoked = _lookups.submit(self.auth_state.is_revoked, claims.token_id, now=self.clock())
         user = self.users.get(claims.username)
+        if revoked.result():
+            raise InvalidToken("the token has been revoked")
         if user is None or user.token_version != claims.token_version:
             raise InvalidToken("the token is no longer valid")
         return user, claims

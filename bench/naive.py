@@ -2,8 +2,8 @@
 
 `NaiveSession` stands in for `S3SQLiteSession` and does what a first attempt at "SQLite
 in S3" does: every call downloads the whole object (an unconditional GET; no cache, no
-ETags), opens it with sqlite3, runs the same domain function, and a write uploads the
-whole file back with an unconditional PUT. Everything else (uvicorn, FastAPI, the
+ETags), opens it with sqlite3, runs the same domain function, and uploads the whole file
+back with an unconditional PUT, reads included. Everything else (uvicorn, FastAPI, the
 routes, authentication, the S3 client and its configuration) is the real app's, so the
 comparison isolates the storage design.
 
@@ -49,15 +49,9 @@ class NaiveSession:
         return Path(name)
 
     def read(self, key: str, operation: Callable[[sqlite3.Connection], T]) -> T:
-        path = self._download(key)
-        try:
-            conn = sqlite3.connect(path)
-            try:
-                return operation(conn)
-            finally:
-                conn.close()
-        finally:
-            path.unlink(missing_ok=True)
+        # The naive pattern does not tell reads from writes: it syncs the file back
+        # after every request ("download and upload on every request").
+        return self.write(key, operation)
 
     def write(self, key: str, operation: Callable[[sqlite3.Connection], T]) -> T:
         path = self._download(key)

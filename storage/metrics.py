@@ -61,3 +61,9 @@ def count_received(size: int) -> None:
     stats = _current.get()
     if stats is not None:
         stats.bytes_in += size
+
+
+def count_sent(size: int) -> None:
+    stats = _current.get()
+    if stats is not None:
+        stats.bytes_out += size

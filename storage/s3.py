@@ -101,6 +101,7 @@ class S3ObjectStore:
             kwargs["IfMatch"] = if_match
         if if_none_match is not None:
             kwargs["IfNoneMatch"] = if_none_match
+        metrics.count_sent(len(body))
         try:
             response = self.client.put_object(**kwargs)
         except ClientError as error:
@@ -137,8 +138,7 @@ class S3ObjectStore:
 
 
 def _count_request(request: Any, **_: Any) -> None:
-    body = request.body
-    metrics.count_request(bytes_out=len(body) if isinstance(body, bytes | bytearray) else 0)
+    metrics.count_request()
 
 
 def _unavailable(verb: str, key: str, error: Exception) -> StoreUnavailable:

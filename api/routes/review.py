@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Annotated
 
@@ -23,13 +22,9 @@ def next_card(
 ) -> NextCardOut:
     """The card to study now in a deck and its subdecks (default: the current deck)."""
     now = time.time()
-
-    def look(conn: sqlite3.Connection) -> tuple[bool, review.NextCard]:
-        return review.needs_unbury(conn, now=now), review.next_card(conn, deck_id, now=now)
-
     # One read (one conditional GET) in the common case.
-    unbury, shown = collection.read(look)
-    if unbury:
+    shown = collection.read(lambda conn: review.try_next_card(conn, deck_id, now=now))
+    if shown is None:
         # A new day: yesterday's buried cards come back before anything is chosen.
         collection.write(lambda conn: review.unbury_on_new_day(conn, now=now))
         shown = collection.read(lambda conn: review.next_card(conn, deck_id, now=now))

@@ -83,7 +83,8 @@ def test_naive_session_downloads_everything_and_writes_unconditionally(
 
     count = "select count() from cards"
     assert one.read("user_dbs/a.anki2", lambda c: c.execute(count).fetchone()[0]) == 400
-    assert store.calls == [("get", None)]  # unconditional: the whole object
+    # Unconditional, and a read is synced back like a write: download and upload.
+    assert store.calls == [("get", None), ("put", {})]
 
     def add(conn: sqlite3.Connection) -> None:
         conn.execute(
@@ -93,7 +94,7 @@ def test_naive_session_downloads_everything_and_writes_unconditionally(
         )
 
     one.write("user_dbs/a.anki2", add)
-    assert store.calls[1:] == [("get", None), ("put", {})]  # no If-Match
+    assert store.calls[2:] == [("get", None), ("put", {})]  # no If-Match
     assert not isinstance(store.get("user_dbs/a.anki2"), NotModified)
 
     # Two writers that read the same version: the naive pattern keeps only the last.
