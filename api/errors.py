@@ -24,7 +24,6 @@ from auth.errors import (
     UserExists,
     UserNotFound,
 )
-from collection.apkg import MalformedPackage, NotAPackage, PackageTooLarge
 from collection.errors import (
     CardNotFound,
     CollectionError,
@@ -34,6 +33,9 @@ from collection.errors import (
     FilteredDeck,
     InvalidDeckName,
     InvalidField,
+    MalformedPackage,
+    NotAPackage,
+    PackageTooLarge,
 )
 from collection.review import CardChanged, CardNotStudyable
 from storage.objects import ObjectNotFound, StoreUnavailable

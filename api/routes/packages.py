@@ -23,14 +23,8 @@ from api.errors import NotAvailable, UnsupportedUpload, UploadNotFound
 from api.routes._responses import SIGNED_IN, Responses, errors
 from api.schemas.packages import ImportFromUpload, ImportSummaryOut, UploadUrlOut
 from api.services import Services
-from collection.apkg import (
-    ImportLimits,
-    PackageTooLarge,
-    export_filename,
-    export_package,
-    import_package,
-)
 from collection.decks import get_deck
+from collection.errors import PackageTooLarge
 from storage.objects import ObjectNotFound
 from storage.transfers import PackageTransfers, TooLarge
 
@@ -64,6 +58,9 @@ def _export(
     transfers: PackageTransfers | None,
     deck_id: int | None,
 ) -> Response:
+    # Imported here, not at the top: most Lambda cold starts never export or import.
+    from collection.apkg import export_filename, export_package
+
     now = time.time()
     snapshot, package = _private_file(".anki2"), _private_file(".apkg")
     try:
@@ -166,6 +163,8 @@ async def import_collection(
     Notes already here (same guid) are updated when the package's are newer, otherwise
     skipped; nothing is duplicated. Media files are counted, not imported.
     """
+    from collection.apkg import ImportLimits, import_package
+
     package = _private_file(".apkg")
     try:
         content_type = request.headers.get("content-type", "")
