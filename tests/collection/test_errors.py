@@ -15,7 +15,10 @@ from collection.errors import (
     InvalidDeckName,
     InvalidField,
     MalformedCollection,
+    MalformedPackage,
+    NotAPackage,
     NoteTypeMissing,
+    PackageTooLarge,
 )
 
 EXAMPLES = [
@@ -28,6 +31,9 @@ EXAMPLES = [
     FilteredDeck("'F' is a filtered deck."),
     NoteTypeMissing(),
     MalformedCollection("broken"),
+    NotAPackage("This file is not an Anki package."),
+    PackageTooLarge("The package unpacks to more than 256 MiB."),
+    MalformedPackage("The collection inside fails SQLite's quick_check."),
 ]
 
 
