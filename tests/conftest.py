@@ -15,6 +15,7 @@ from auth.local import LocalUserStore
 from auth.users import AuthStateStore, UserRepository
 from storage.local import LocalObjectStore
 from tests.support.api_rig import Rig, build_rig, dynamodb_tables
+from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import MotoServer
 
 BUCKET = "javumbo-test"
@@ -46,6 +47,14 @@ def s3_client_for(endpoint: str, attempts: int = 1):
             read_timeout=10,
         ),
     )
+
+
+@pytest.fixture
+def proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
+    """A fault-injecting HTTP proxy in front of the moto server."""
+    proxy = FaultProxy(moto_server.url).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture

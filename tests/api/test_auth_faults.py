@@ -16,16 +16,8 @@ from storage.s3 import S3ObjectStore
 from tests.conftest import s3_client_for
 from tests.support.api_rig import PASSWORD, Rig, build_rig, dynamodb_tables
 from tests.support.fault_proxy import Fault, FaultProxy
-from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(moto_server.url).start()
-    yield proxy
-    proxy.stop()
 
 
 @pytest.fixture

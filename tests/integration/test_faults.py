@@ -23,13 +23,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(moto_server.url).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
 def env(moto_server: MotoServer, tmp_path: Path, proxy: FaultProxy) -> dict[str, str]:
     return {
         **provision(moto_server, tmp_path),

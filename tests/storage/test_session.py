@@ -20,7 +20,6 @@ from tests.storage.conftest import (
     read_counter,
 )
 from tests.support.fault_proxy import Fault, FaultProxy
-from tests.support.moto_server import MotoServer
 
 MakeRig = Callable[..., SessionRig]
 
@@ -129,40 +128,32 @@ def test_stale_cache_write_reloads_and_reapplies(make_rig: MakeRig) -> None:
 
 
 def test_conflicts_exhausting_retries_answer_conflict_and_change_nothing(
-    make_rig: MakeRig, moto_server: MotoServer
+    make_rig: MakeRig, proxy: FaultProxy
 ) -> None:
-    proxy = FaultProxy(moto_server.url).start()
-    try:
-        rig = make_rig(proxy.url, attempts=3)
-        rig.session.create(KEY, counter_db_bytes())
-        before = stored_bytes(rig)
-        proxy.inject(Fault("PUT", "status", status=412, times=3))
-        with pytest.raises(CollectionConflict):
-            rig.session.write(KEY, increment("lost"))
-        assert stored_bytes(rig) == before
-        assert rig.session.read(KEY, read_applied) == []
-    finally:
-        proxy.stop()
+    rig = make_rig(proxy.url, attempts=3)
+    rig.session.create(KEY, counter_db_bytes())
+    before = stored_bytes(rig)
+    proxy.inject(Fault("PUT", "status", status=412, times=3))
+    with pytest.raises(CollectionConflict):
+        rig.session.write(KEY, increment("lost"))
+    assert stored_bytes(rig) == before
+    assert rig.session.read(KEY, read_applied) == []
 
 
 def test_conditional_request_conflict_409_is_retried_like_412(
-    make_rig: MakeRig, moto_server: MotoServer
+    make_rig: MakeRig, proxy: FaultProxy
 ) -> None:
-    proxy = FaultProxy(moto_server.url).start()
-    try:
-        rig = make_rig(proxy.url)
-        rig.session.create(KEY, counter_db_bytes())
-        proxy.inject(Fault("PUT", "status", status=409, code="ConditionalRequestConflict"))
-        assert rig.session.write(KEY, increment("after-409")) == 1
-        assert [(e.method, e.status) for e in rig.log.exchanges][-4:] == [
-            ("PUT", 409),
-            ("HEAD", 200),
-            ("GET", 200),
-            ("PUT", 200),
-        ]
-        assert rig.session.read(KEY, read_applied) == ["after-409"]
-    finally:
-        proxy.stop()
+    rig = make_rig(proxy.url)
+    rig.session.create(KEY, counter_db_bytes())
+    proxy.inject(Fault("PUT", "status", status=409, code="ConditionalRequestConflict"))
+    assert rig.session.write(KEY, increment("after-409")) == 1
+    assert [(e.method, e.status) for e in rig.log.exchanges][-4:] == [
+        ("PUT", 409),
+        ("HEAD", 200),
+        ("GET", 200),
+        ("PUT", 200),
+    ]
+    assert rig.session.read(KEY, read_applied) == ["after-409"]
 
 
 @pytest.mark.parametrize(
@@ -171,64 +162,52 @@ def test_conditional_request_conflict_409_is_retried_like_412(
     ids=["http-500", "connection-reset"],
 )
 def test_failed_upload_is_an_error_and_leaves_no_trace(
-    make_rig: MakeRig, moto_server: MotoServer, fault: Fault
+    make_rig: MakeRig, proxy: FaultProxy, fault: Fault
 ) -> None:
-    proxy = FaultProxy(moto_server.url).start()
-    try:
-        rig = make_rig(proxy.url)
-        rig.session.create(KEY, counter_db_bytes())
-        before = stored_bytes(rig)
-        proxy.inject(fault)
+    rig = make_rig(proxy.url)
+    rig.session.create(KEY, counter_db_bytes())
+    before = stored_bytes(rig)
+    proxy.inject(fault)
 
-        with pytest.raises(StoreUnavailable):
-            rig.session.write(KEY, increment("failed"))
+    with pytest.raises(StoreUnavailable):
+        rig.session.write(KEY, increment("failed"))
 
-        assert stored_bytes(rig) == before
-        entry = rig.session.cache.peek(KEY)
-        assert entry is not None and entry.path.read_bytes() == before  # still the clean copy
-        assert list(rig.session.cache.work_dir.iterdir()) == []
-        fault.times = 0  # the fault clears
-        assert rig.session.write(KEY, increment("next")) == 1
-        assert rig.session.read(KEY, read_applied) == ["next"]
-    finally:
-        proxy.stop()
+    assert stored_bytes(rig) == before
+    entry = rig.session.cache.peek(KEY)
+    assert entry is not None and entry.path.read_bytes() == before  # still the clean copy
+    assert list(rig.session.cache.work_dir.iterdir()) == []
+    fault.times = 0  # the fault clears
+    assert rig.session.write(KEY, increment("next")) == 1
+    assert rig.session.read(KEY, read_applied) == ["next"]
 
 
 def test_failed_conditional_get_is_unavailable_not_stale(
-    make_rig: MakeRig, moto_server: MotoServer
+    make_rig: MakeRig, proxy: FaultProxy
 ) -> None:
-    proxy = FaultProxy(moto_server.url).start()
-    try:
-        rig = make_rig(proxy.url)
-        rig.session.create(KEY, counter_db_bytes())
-        proxy.inject(Fault("GET", "status", status=503, times=5))
-        with pytest.raises(StoreUnavailable):
-            rig.session.read(KEY, read_counter)
-    finally:
-        proxy.stop()
+    rig = make_rig(proxy.url)
+    rig.session.create(KEY, counter_db_bytes())
+    proxy.inject(Fault("GET", "status", status=503, times=5))
+    with pytest.raises(StoreUnavailable):
+        rig.session.read(KEY, read_counter)
 
 
 def test_put_applied_but_answer_lost_is_recognised_and_applied_once(
-    make_rig: MakeRig, moto_server: MotoServer
+    make_rig: MakeRig, proxy: FaultProxy
 ) -> None:
-    proxy = FaultProxy(moto_server.url).start()
-    try:
-        rig = make_rig(proxy.url, http_attempts=2)  # botocore retries the PUT once
-        rig.session.create(KEY, counter_db_bytes())
-        proxy.inject(Fault("PUT", "forward_then_reset"))
+    rig = make_rig(proxy.url, http_attempts=2)  # botocore retries the PUT once
+    rig.session.create(KEY, counter_db_bytes())
+    proxy.inject(Fault("PUT", "forward_then_reset"))
 
-        assert rig.session.write(KEY, increment("once")) == 1
+    assert rig.session.write(KEY, increment("once")) == 1
 
-        assert [(e.method, e.status) for e in rig.log.exchanges][-3:] == [
-            ("PUT", 0),  # first attempt: applied, but the connection was reset
-            ("PUT", 412),  # botocore's retry: refused, the ETag moved on
-            ("HEAD", 200),  # and the new version is recognised as ours
-        ]
-        fresh = make_rig()
-        assert fresh.session.read(KEY, read_applied) == ["once"]
-        assert rig.session.write(KEY, increment("next")) == 2  # the cache is current
-    finally:
-        proxy.stop()
+    assert [(e.method, e.status) for e in rig.log.exchanges][-3:] == [
+        ("PUT", 0),  # first attempt: applied, but the connection was reset
+        ("PUT", 412),  # botocore's retry: refused, the ETag moved on
+        ("HEAD", 200),  # and the new version is recognised as ours
+    ]
+    fresh = make_rig()
+    assert fresh.session.read(KEY, read_applied) == ["once"]
+    assert rig.session.write(KEY, increment("next")) == 2  # the cache is current
 
 
 def damaged_database() -> bytes:
