@@ -46,6 +46,11 @@ ASSET_EXCLUDES = (
 )
 
 
+# Files the function never loads. zstandard ships two interchangeable backends of
+# 11 MB each and loads the C one; its CFFI twin would only eat into the size budget.
+UNUSED_FILES = ("zstandard/_cffi.*.so", "zstandard/backend_cffi.py")
+
+
 class BundlingError(RuntimeError):
     """The bundle could not be built; the message says which step failed."""
 
@@ -63,6 +68,7 @@ def deps_cache_key(requirements: Sequence[str], *, python_version: str) -> str:
         "python": python_version,
         "implementation": IMPLEMENTATION,
         "platforms": list(PLATFORMS),
+        "unused": list(UNUSED_FILES),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -100,6 +106,9 @@ def install_dependencies(
         shutil.rmtree(staging / "bin", ignore_errors=True)
         for cache in list(staging.rglob("__pycache__")):
             shutil.rmtree(cache, ignore_errors=True)
+        for pattern in UNUSED_FILES:
+            for unused in staging.glob(pattern):
+                unused.unlink()
         try:
             staging.rename(target)
         except OSError:

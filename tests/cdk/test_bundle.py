@@ -98,6 +98,13 @@ def test_native_code_is_for_arm64_linux(bundle_dir: Path) -> None:
             assert f"cpython-{python_version}-" in extension.name, extension
 
 
+def test_zstandard_keeps_only_the_backend_it_loads(bundle_dir: Path) -> None:
+    package = bundle_dir / "zstandard"
+    assert list(package.glob("backend_c.*aarch64-linux-gnu.so"))
+    assert not list(package.glob("_cffi.*.so"))
+    assert not (package / "backend_cffi.py").exists()
+
+
 def test_bundle_holds_no_dev_test_or_cdk_packages(bundle_dir: Path) -> None:
     top_level = {_normalise(p.name.split("-")[0]) for p in bundle_dir.iterdir()}
     present = sorted(set(FORBIDDEN) & top_level)
