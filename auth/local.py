@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -34,6 +35,9 @@ class LocalUserStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Password hashes live here: readable by this user only. SQLite gives its WAL
+        # files the database file's permissions, so creating it first is enough.
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
 

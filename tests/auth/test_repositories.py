@@ -125,3 +125,10 @@ def test_revocation_lasts_until_the_token_expires(
     assert state.is_revoked("jti-1", now=1_000)
     assert not state.is_revoked("jti-2", now=1_000)
     assert not state.is_revoked("jti-1", now=2_001)
+
+
+def test_local_users_file_is_private(tmp_path: Path) -> None:
+    import stat
+
+    LocalUserStore(tmp_path / "users.sqlite3")
+    assert stat.S_IMODE((tmp_path / "users.sqlite3").stat().st_mode) == 0o600
