@@ -150,7 +150,10 @@ def _answer(col: Any, cid: int, ease: int) -> None:
     card = col.get_card(cid)
     card.start_timer()
     col.sched.answerCard(card, ease)
-    time.sleep(0.002)  # distinct review ids
+    # Distinct review ids: return once the clock has moved past this millisecond.
+    start = time.time_ns() // 1_000_000
+    while time.time_ns() // 1_000_000 <= start:
+        pass
 
 
 def build_anki_packages(directory: Path) -> AnkiPackages:
