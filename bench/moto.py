@@ -8,23 +8,16 @@ the load generator.
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 
+from bench.child import serve_until_parent_exits
 from tests.support.moto_server import MotoServer
 
 
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = MotoServer().start()
-    print(json.dumps({"url": server.url}), flush=True)
-    try:
-        sys.stdin.read()  # until the parent closes the pipe (or dies)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C reaches the whole process group; the parent stops us anyway
-    finally:
-        server.stop()
+    serve_until_parent_exits(server)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import http.client
 import json
 import socket
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from bench.child import serve_until_parent_exits
 
 CONTROL_PREFIX = "/__bench/"
 _HOP_BY_HOP = frozenset(
@@ -273,13 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         other_latency=args.other_latency_ms / 1000,
         bandwidth_bytes_per_s=args.bandwidth_mbps * 1e6 / 8 if args.bandwidth_mbps else None,
     ).start()
-    print(json.dumps({"url": proxy.url}), flush=True)
-    try:
-        sys.stdin.read()  # until the parent closes the pipe (or dies)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C reaches the whole process group; the parent stops us anyway
-    finally:
-        proxy.stop()
+    serve_until_parent_exits(proxy)
 
 
 if __name__ == "__main__":
