@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import time
 
 import bcrypt
@@ -51,3 +53,38 @@ def test_unknown_user_costs_as_much_as_a_wrong_password() -> None:
     # Same algorithm and cost both ways: within a factor that scheduling noise allows,
     # and far from the ~0 cost of skipping the hash.
     assert 0.5 < unknown_user / wrong_password < 2.0
+
+
+def test_building_a_hasher_loads_and_hashes_nothing() -> None:
+    # A token-authenticated request on a fresh process (a Lambda cold start) builds
+    # the hasher but never handles a password: it must not pay for passlib or bcrypt.
+    code = (
+        "import sys\n"
+        "from auth.passwords import PasswordHasher\n"
+        "hasher = PasswordHasher(rounds=12)\n"
+        "loaded = sorted(m for m in ('passlib', 'bcrypt') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "assert hasher.verify('pw', None) == (False, None)\n"
+        "assert 'passlib' in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_first_call_of_either_kind_pays_for_the_dummy_hash() -> None:
+    # The dummy hash is made lazily; whichever call comes first makes it, so the very
+    # first login on a process costs the same for a known and an unknown user.
+    known = PasswordHasher(rounds=10)
+    unknown = PasswordHasher(rounds=10)
+    stored = PasswordHasher(rounds=10).hash("the real password")
+
+    def seconds(hasher: PasswordHasher, stored_hash: str | None) -> float:
+        start = time.perf_counter()
+        hasher.verify("a wrong password", stored_hash)
+        return time.perf_counter() - start
+
+    first_known, first_unknown = seconds(known, stored), seconds(unknown, None)
+    # Equal work is a ratio near 1; a dummy made only for unknown users would be 2.
+    assert 0.6 < first_unknown / first_known < 1.5
