@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from api.schemas.base import CamelModel
-from collection.apkg import ImportSummary
+
+if TYPE_CHECKING:  # the package code loads only when a package is imported or exported
+    from collection.apkg import ImportSummary
 
 
 class ImportFromUpload(CamelModel):
