@@ -38,3 +38,32 @@ def test_errors_become_json_answers(error: Exception, status: int, code: str) ->
     if code == "collection_corrupt":
         assert "quick_check" in body["detail"]
         assert "restore" in body["detail"]
+
+
+def test_documented_errors_refer_to_the_error_body_schema() -> None:
+    spec = TestClient(create_app()).get("/openapi.json").json()
+    error_schema = spec["components"]["schemas"]["ErrorOut"]
+    assert set(error_schema["required"]) == {"detail", "code"}
+
+    refs: list[str] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.append(node["$ref"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(spec)
+    # Every reference resolves: none points at a schema the document lacks.
+    for ref in refs:
+        assert ref.removeprefix("#/components/schemas/") in spec["components"]["schemas"], ref
+    unauthorised = spec["paths"]["/api/decks"]["get"]["responses"]["401"]
+    assert unauthorised["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }
+    server_error = spec["paths"]["/api/review"]["post"]["responses"]["503"]
+    assert server_error["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
