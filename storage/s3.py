@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from typing import TYPE_CHECKING, Any
@@ -91,11 +92,16 @@ class S3ObjectStore:
     ) -> str:
         if if_none_match not in (None, ANY_ETAG):
             raise ValueError("put() accepts only if_none_match='*'")
+        digest = hashlib.sha256(body).digest()
         kwargs: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
             "Body": body,
-            "Metadata": {SHA256_METADATA: hashlib.sha256(body).hexdigest()},
+            "Metadata": {SHA256_METADATA: digest.hex()},
+            # S3 checks the body against it and refuses a damaged upload. Given this,
+            # botocore computes no checksum of its own (a second pass over the file)
+            # and sends the body as it is rather than aws-chunked.
+            "ChecksumSHA256": base64.b64encode(digest).decode(),
         }
         if if_match is not None:
             kwargs["IfMatch"] = if_match

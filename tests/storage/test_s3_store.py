@@ -1,0 +1,47 @@
+"""What the S3 store puts on the wire, beyond the contract both stores share."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from storage.s3 import S3ObjectStore
+
+KEY = "user_dbs/alice.anki2"
+
+
+@pytest.fixture
+def store() -> Iterator[S3ObjectStore]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="wire")
+        yield S3ObjectStore(client, "wire")
+
+
+def test_put_sends_the_bodys_sha256_for_s3_to_check(store: S3ObjectStore) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        sent.append({k.lower(): v for k, v in request.headers.items()})
+
+    store.client.meta.events.register("before-send.s3.PutObject", capture)
+    body = b"SQLite format 3\x00" + bytes(range(256)) * 64
+    store.put(KEY, body)
+
+    (headers,) = sent
+    expected = base64.b64encode(hashlib.sha256(body).digest())
+    assert headers["x-amz-checksum-sha256"] in (expected, expected.decode())
+    # One checksum, ours: botocore adds no CRC32 of its own and does not stream the
+    # body aws-chunked with a trailing checksum.
+    assert not any(
+        name.startswith("x-amz-checksum-") and name != "x-amz-checksum-sha256" for name in headers
+    )
+    assert "x-amz-trailer" not in headers
+    assert int(headers["content-length"]) == len(body)
+    assert store.head(KEY).sha256 == hashlib.sha256(body).hexdigest()
