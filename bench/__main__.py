@@ -29,7 +29,10 @@ def _parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--command", default=None, help="how to describe the run in the report")
     args = parser.parse_args(argv)
     names = {f.name for f in dataclasses.fields(Options)}
-    options = Options(**{k: v for k, v in vars(args).items() if k in names})
+    try:
+        options = Options(**{k: v for k, v in vars(args).items() if k in names})
+    except ValueError as error:
+        parser.error(str(error))
     return options, args
 
 

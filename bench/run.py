@@ -11,9 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,8 +25,9 @@ import httpx
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bench.imports import cold_imports
 from bench.seed import build_collection
-from bench.servers import ROOT, App, Child
+from bench.servers import App, Child
 from bench.stats import Call, app_figures, aws_figures, latency_ms, percentile
 from tests.support.aws_env import provision
 
@@ -59,7 +57,14 @@ class Options:
     learner_answers: int = 25
     writers: int = 4
     adds_per_writer: int = 25
-    import_runs: int = 5
+    import_runs: int = 9
+    # "runtime": time the cold imports against the runtime dependencies only (built
+    # once with pip); "dev": in this environment, as it is.
+    import_env: str = "runtime"
+
+    def __post_init__(self) -> None:
+        if self.import_env not in ("runtime", "dev"):
+            raise ValueError(f"--import-env must be 'runtime' or 'dev', not {self.import_env!r}")
 
 
 # --- the processes ---------------------------------------------------------------------
@@ -460,51 +465,6 @@ def round_trips(rig: Rig, samples: int) -> dict[str, Any]:
     return result
 
 
-_IMPORT_TIMER = (
-    "import time; t = time.perf_counter(); import {modules}; "
-    "print((time.perf_counter() - t) * 1000)"
-)
-_IMPORT_ENV = {
-    "JAVUMBO_BACKEND": "aws",
-    "JAVUMBO_BUCKET": "bench",
-    "JAVUMBO_USERS_TABLE": "users",
-    "JAVUMBO_AUTH_TABLE": "auth",
-    "JAVUMBO_JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:bench",
-    "AWS_REGION": "us-east-1",
-}
-
-
-def _import_ms(modules: str) -> float:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", _IMPORT_TIMER.format(modules=modules)],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **_IMPORT_ENV},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return float(result.stdout.strip().splitlines()[-1])
-
-
-def cold_imports(named: dict[str, str], runs: int) -> dict[str, dict[str, Any]]:
-    """Median of `runs` imports of each module list, each in a fresh interpreter.
-
-    One untimed run each first compiles the bytecode; then the lists take turns, so a
-    busy moment on the machine falls on both alike.
-    """
-    times: dict[str, list[float]] = {name: [] for name in named}
-    for run in range(runs + 1):
-        for name, modules in named.items():
-            elapsed = _import_ms(modules)
-            if run:
-                times[name].append(elapsed)
-    return {
-        name: {"medianMs": round(statistics.median(t), 1), "runsMs": [round(x, 1) for x in t]}
-        for name, t in times.items()
-    }
-
-
 # --- everything ------------------------------------------------------------------------
 
 
@@ -547,5 +507,6 @@ def run_all(options: Options) -> dict[str, Any]:
         imports = cold_imports(
             {"handler": "api.lambda_handler", "dependencies": "fastapi, mangum, boto3, pydantic"},
             options.import_runs,
+            runtime_only=options.import_env == "runtime",
         )
     return {"scenarios": scenarios, "roundTrips": direct, "imports": imports}

@@ -131,6 +131,7 @@ def results() -> dict[str, Any]:
             "dynamodbGetItem": {"p50": 7.0, "p95": 8.0},
         },
         "imports": {
+            "environment": "runtime dependencies only",
             "handler": {"medianMs": 400.0, "runsMs": [400.0]},
             "dependencies": {"medianMs": 300.0, "runsMs": [300.0]},
         },

@@ -16,7 +16,7 @@ TINY = (
     "--s3-latency-ms", "2", "--other-latency-ms", "1",
     "--small-cards", "60", "--large-cards", "300", "--answers", "4", "--warm-reads", "3",
     "--round-trips", "5", "--learners", "3", "--learner-answers", "2",
-    "--writers", "2", "--adds-per-writer", "3", "--import-runs", "1",
+    "--writers", "2", "--adds-per-writer", "3", "--import-runs", "1", "--import-env", "dev",
 )  # fmt: skip
 
 
