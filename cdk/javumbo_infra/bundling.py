@@ -2,6 +2,13 @@
 
 Dependencies are pip-installed as Linux arm64 wheels for the Lambda runtime's Python
 (cached per dependency list), then the project's own packages are copied beside them.
+
+Everything is then compiled to bytecode by an interpreter of the runtime's version, if
+this machine has one (`python3.13` on PATH): the function's code directory is
+read-only, so without bytecode in the bundle every cold start compiles every module it
+imports, which more than doubles the import time. Bytecode is checked against nothing
+(`unchecked-hash`): the bundle is never edited after it is built, and the zip's
+timestamps could invalidate the default, timestamp-checked kind.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,26 +70,69 @@ def runtime_dependencies(project_root: Path) -> list[str]:
     return list(project["dependencies"])
 
 
-def deps_cache_key(requirements: Sequence[str], *, python_version: str) -> str:
+def deps_cache_key(
+    requirements: Sequence[str], *, python_version: str, bytecode: bool = False
+) -> str:
     payload = {
         "requirements": sorted(requirements),
         "python": python_version,
         "implementation": IMPLEMENTATION,
         "platforms": list(PLATFORMS),
         "unused": list(UNUSED_FILES),
+        "bytecode": bytecode,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
+class BytecodeWarning(UserWarning):
+    """The bundle is built without bytecode; cold starts will compile the code."""
+
+
+def interpreter_for(python_version: str) -> str | None:
+    """A command running Python `python_version` on this machine, or None.
+
+    This interpreter if it is that version, else `python<version>` from PATH, checked
+    by running it (a version manager's shim may be on PATH without the version).
+    """
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+        return sys.executable
+    command = shutil.which(f"python{python_version}")
+    if command is None:
+        return None
+    probe = subprocess.run(  # noqa: S603
+        [command, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    return command if probe.returncode == 0 and probe.stdout.strip() == python_version else None
+
+
+def compile_bytecode(directory: Path, interpreter: str) -> None:
+    """Compile every module below `directory` in place, for `interpreter`'s version."""
+    result = subprocess.run(  # noqa: S603
+        [interpreter, "-m", "compileall", "-q", "-j", "0",
+         "--invalidation-mode", "unchecked-hash", str(directory)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise BundlingError(f"compiling the bundle failed:\n{result.stdout}{result.stderr}")
+
+
 def install_dependencies(
-    requirements: Sequence[str], *, python_version: str, cache_dir: Path
+    requirements: Sequence[str],
+    *,
+    python_version: str,
+    cache_dir: Path,
+    interpreter: str | None = None,
 ) -> Path:
     """A directory holding `requirements` installed for the runtime; built once per key.
 
+    With an `interpreter` of the runtime's version the modules are compiled too.
     The versions resolved on the first build are kept until the dependency list (or the
     Python version) changes; delete the cache directory to pick up newer releases.
     """
-    target = cache_dir / deps_cache_key(requirements, python_version=python_version)
+    target = cache_dir / deps_cache_key(
+        requirements, python_version=python_version, bytecode=interpreter is not None
+    )
     if target.is_dir():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +160,8 @@ def install_dependencies(
         for pattern in UNUSED_FILES:
             for unused in staging.glob(pattern):
                 unused.unlink()
+        if interpreter is not None:
+            compile_bytecode(staging, interpreter)
         try:
             staging.rename(target)
         except OSError:
@@ -137,16 +190,32 @@ class LocalBundler:
         self.project_root = project_root
         self.python_version = python_version
         self.cache_dir = cache_dir
+        self.interpreter = interpreter_for(python_version)
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **options: Any) -> bool:
-        """Install (or reuse) the dependencies, then copy the app packages beside them."""
+        """Install (or reuse) the dependencies, copy the app packages beside them, and
+        compile the app packages when the dependencies were compiled."""
+        interpreter = self.interpreter
+        if interpreter is None:
+            warnings.warn(
+                f"No Python {self.python_version} on this machine (python{self.python_version}"
+                " on PATH): the function is bundled without bytecode, so every cold start "
+                "compiles the code it imports, more than doubling its import time. Install "
+                f"Python {self.python_version} and synthesize again.",
+                BytecodeWarning,
+                stacklevel=1,
+            )
         deps = install_dependencies(
             runtime_dependencies(self.project_root),
             python_version=self.python_version,
             cache_dir=self.cache_dir,
+            interpreter=interpreter,
         )
         shutil.copytree(deps, output_dir, dirs_exist_ok=True)
         copy_app_packages(self.project_root, Path(output_dir))
+        if interpreter is not None:
+            for package in names.APP_PACKAGES:
+                compile_bytecode(Path(output_dir) / package, interpreter)
         return True
 
 
@@ -179,10 +248,12 @@ def lambda_code(
             image=DockerImage.from_registry("unused"),
             local=bundler,
             # Read by nobody: listed because bundling options are part of the asset hash,
-            # so a new runtime version or platform rebuilds the bundle.
+            # so a new runtime version or platform rebuilds the bundle, and a bundle
+            # with bytecode is not taken for one without.
             environment={
                 "JAVUMBO_BUNDLE_PYTHON": bundler.python_version,
                 "JAVUMBO_BUNDLE_PLATFORMS": ",".join(PLATFORMS),
+                "JAVUMBO_BUNDLE_BYTECODE": "yes" if bundler.interpreter else "no",
             },
         ),
     )

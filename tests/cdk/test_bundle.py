@@ -15,10 +15,13 @@ from aws_cdk import FileSystem
 from aws_cdk import aws_lambda as lambda_
 
 from javumbo_infra import bundling, names
+from javumbo_infra.function import RUNTIME
 from tests.cdk.conftest import CDK_DIR
 
 PROJECT_ROOT = CDK_DIR.parent
-MAX_BUNDLE_MIB = 60
+MAX_BUNDLE_MIB = 80
+# The flags word of a .pyc header (PEP 552): hash-based, source not checked.
+UNCHECKED_HASH = 0b01
 ELF_MACHINE_AARCH64 = 183
 FORBIDDEN = (
     "anki",
@@ -45,6 +48,10 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+def _pyc_flags(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[4:8], "little")
+
+
 def _size(directory: Path) -> int:
     return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
 
@@ -61,13 +68,31 @@ def test_bundle_holds_the_app_packages_as_in_the_project(bundle_dir: Path) -> No
             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
         }
         bundled = {p.relative_to(bundle_dir / package) for p in (bundle_dir / package).rglob("*")}
-        bundled = {p for p in bundled if (bundle_dir / package / p).is_file()}
+        bundled = {
+            p
+            for p in bundled
+            if (bundle_dir / package / p).is_file() and "__pycache__" not in p.parts
+        }
         assert bundled == expected, package
 
 
-def test_bundle_has_no_bytecode_caches(bundle_dir: Path) -> None:
-    assert not list(bundle_dir.rglob("__pycache__"))
-    assert not list(bundle_dir.rglob("*.pyc"))
+def test_bundle_bytecode_is_for_the_runtime_and_complete(bundle_dir: Path) -> None:
+    runtime_version = bundling.python_version_of(RUNTIME)
+    tag = f"cpython-{runtime_version.replace('.', '')}"
+    compiled = list(bundle_dir.rglob("*.pyc"))
+    # Never a cache of another interpreter (this machine's, say): dead weight at best.
+    assert [p for p in compiled if f".{tag}." not in p.name] == []
+    if bundling.interpreter_for(runtime_version) is None:
+        assert compiled == []  # and the synth warned that cold starts will compile
+        return
+    for package in names.APP_PACKAGES:
+        for source in (bundle_dir / package).rglob("*.py"):
+            cached = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+            assert cached.is_file(), source
+            assert _pyc_flags(cached) == UNCHECKED_HASH, cached
+    for module in ("fastapi/routing.py", "botocore/client.py", "pydantic/main.py"):
+        source = bundle_dir / module
+        assert (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file(), module
 
 
 def test_bundle_holds_every_runtime_dependency(bundle_dir: Path) -> None:
@@ -175,6 +200,58 @@ def test_cache_key_follows_the_dependency_list_and_python_version() -> None:
     assert key == bundling.deps_cache_key(["b", "a>=1"], python_version="3.13")
     assert key != bundling.deps_cache_key(["a>=2", "b"], python_version="3.13")
     assert key != bundling.deps_cache_key(["a>=1", "b"], python_version="3.12")
+    assert key != bundling.deps_cache_key(["a>=1", "b"], python_version="3.13", bytecode=True)
+
+
+def _fake_python(directory: Path, version: str, prints: str, status: int = 0) -> None:
+    """A `python<version>` on PATH that prints `prints` and exits with `status`."""
+    script = directory / f"python{version}"
+    script.write_text(f"#!/bin/sh\necho {prints}\nexit {status}\n")
+    script.chmod(0o755)
+
+
+def test_the_interpreter_is_found_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    this = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert bundling.interpreter_for(this) == sys.executable
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert bundling.interpreter_for("9.7") is None  # not on PATH
+    _fake_python(tmp_path, "9.8", "9.8")
+    assert bundling.interpreter_for("9.8") == str(tmp_path / "python9.8")
+    _fake_python(tmp_path, "9.9", "no such version", status=127)  # a version manager's shim
+    assert bundling.interpreter_for("9.9") is None
+    _fake_python(tmp_path, "9.6", "9.5")  # answers, but is another version
+    assert bundling.interpreter_for("9.6") is None
+
+
+def test_compiled_bytecode_is_used_without_checking_the_source(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "answer.py").write_text("VALUE = 'compiled'\n")
+    bundling.compile_bytecode(tmp_path, sys.executable)
+
+    cached = list((package / "__pycache__").glob("answer.*.pyc"))
+    assert len(cached) == 1
+    assert _pyc_flags(cached[0]) == UNCHECKED_HASH
+    # The bytecode is what runs: an edit of the source (or a zip's new timestamps) is
+    # not looked at.
+    (package / "answer.py").write_text("VALUE = 'edited source'\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "import pkg.answer; print(pkg.answer.VALUE)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "compiled"
+
+
+def test_a_module_that_does_not_compile_fails_the_bundle(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("def (:\n")
+    with pytest.raises(bundling.BundlingError, match="compiling"):
+        bundling.compile_bytecode(tmp_path, sys.executable)
 
 
 def test_cached_dependencies_are_reused_without_pip(
@@ -258,3 +335,28 @@ def test_asset_hash_ignores_everything_else(fake_project: Path, changed: str) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("changed")
     assert _fingerprint(fake_project) == before
+
+
+def test_asset_hash_tells_a_bundle_with_bytecode_from_one_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    def s3_key(interpreter: str | None) -> str:
+        monkeypatch.setattr(bundling, "interpreter_for", lambda _version: interpreter)
+        # Bundling skipped: the asset hash is still computed from sources and options.
+        stack = Stack(App(context={"aws:cdk:bundling-stacks": []}), "Hash")
+        lambda_.Function(
+            stack,
+            "Function",
+            runtime=RUNTIME,
+            handler=names.HANDLER,
+            code=bundling.lambda_code(runtime=RUNTIME),
+        )
+        functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
+        (function,) = functions.values()
+        return str(function["Properties"]["Code"]["S3Key"])
+
+    assert s3_key(None) != s3_key("/usr/bin/python3.13")
+    assert s3_key(None) == s3_key(None)
