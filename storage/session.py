@@ -337,6 +337,11 @@ class S3SQLiteSession:
             before = _change_counter(path)
             conn = sqlite3.connect(path)
             try:
+                # The private copy is scratch until S3 holds it: a crash loses nothing
+                # (work files are wiped at start-up, and a cache entry that does not
+                # match its ETag is dropped), so skip the journal file and the fsyncs.
+                conn.execute("PRAGMA journal_mode=MEMORY")
+                conn.execute("PRAGMA synchronous=OFF")
                 result = operation(conn)
                 conn.commit()
                 # Never let an operation leave the file in WAL mode: the object must be

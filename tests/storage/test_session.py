@@ -109,6 +109,25 @@ def test_failing_operation_changes_nothing(make_rig: MakeRig) -> None:
     assert rig.session.read(KEY, read_counter) == 0
 
 
+def test_the_private_copy_is_written_without_journal_file_or_fsync(make_rig: MakeRig) -> None:
+    # It is scratch until the PUT succeeds; the uploaded file is still a rollback-journal
+    # database (see the WAL test below), and a failed operation still rolls back (above).
+    rig = make_rig()
+    rig.session.create(KEY, counter_db_bytes())
+    seen: dict[str, object] = {}
+
+    def look(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE counter SET value = 5")
+        (_, _, file), *_ = conn.execute("PRAGMA database_list").fetchall()
+        seen["journal file"] = Path(file + "-journal").exists()
+        seen["synchronous"] = conn.execute("PRAGMA synchronous").fetchone()[0]
+
+    rig.session.write(KEY, look)
+    assert seen == {"journal file": False, "synchronous": 0}
+    assert rig.session.read(KEY, read_counter) == 5
+    assert stored_bytes(rig)[18:20] == b"\x01\x01"
+
+
 def test_stale_cache_write_reloads_and_reapplies(make_rig: MakeRig) -> None:
     a, b = make_rig(), make_rig()
     a.session.create(KEY, counter_db_bytes())
