@@ -314,8 +314,7 @@ def markdown(results: dict[str, Any], targets: list[Target]) -> str:
     out += [
         "",
         "Per call in the review sessions (S3 requests and bytes received, from the app's "
-        "request lines; the bytes a PUT sends are in the proxy's figures above, because the "
-        "app's `storageBytesOut` does not see botocore's streamed (aws-chunked) bodies):",
+        "request lines; the bytes each PUT sends are in the proxy's figures above):",
         "",
         "| session | call | p50 ms | p95 ms | S3 req/call | S3 KiB down/call | server p50 ms |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",

@@ -41,8 +41,13 @@ def make_s3_client(*, connect_timeout: float = 3, read_timeout: float = 10) -> S
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": "standard", "total_max_attempts": 3},
-        # Custom endpoints (moto, MinIO, ...) rarely resolve bucket subdomains.
-        s3={"addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"},
+        s3={
+            # Custom endpoints (moto, MinIO, ...) rarely resolve bucket subdomains.
+            "addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto",
+            # Every PUT carries the body's SHA-256 as its checksum (see `put`), which S3
+            # verifies; signing the payload too would hash the whole file a second time.
+            "payload_signing_enabled": False,
+        },
     )
     return boto3.session.Session().client("s3", config=config)
 
@@ -99,8 +104,9 @@ class S3ObjectStore:
             "Body": body,
             "Metadata": {SHA256_METADATA: digest.hex()},
             # S3 checks the body against it and refuses a damaged upload. Given this,
-            # botocore computes no checksum of its own (a second pass over the file)
-            # and sends the body as it is rather than aws-chunked.
+            # botocore computes no checksum of its own and sends the body as it is
+            # rather than aws-chunked; with payload signing off (`make_s3_client`), the
+            # file is hashed once per PUT, here.
             "ChecksumSHA256": base64.b64encode(digest).decode(),
         }
         if if_match is not None:

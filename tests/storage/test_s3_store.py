@@ -7,19 +7,19 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
-from storage.s3 import S3ObjectStore
+from storage.s3 import S3ObjectStore, make_s3_client
 
 KEY = "user_dbs/alice.anki2"
 
 
 @pytest.fixture
-def store() -> Iterator[S3ObjectStore]:
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3ObjectStore]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
+        client = make_s3_client()  # the app's own client settings
         client.create_bucket(Bucket="wire")
         yield S3ObjectStore(client, "wire")
 
@@ -43,5 +43,7 @@ def test_put_sends_the_bodys_sha256_for_s3_to_check(store: S3ObjectStore) -> Non
         name.startswith("x-amz-checksum-") and name != "x-amz-checksum-sha256" for name in headers
     )
     assert "x-amz-trailer" not in headers
+    # Nor does it hash the file again to sign it: the checksum vouches for the body.
+    assert headers["x-amz-content-sha256"] in (b"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD")
     assert int(headers["content-length"]) == len(body)
     assert store.head(KEY).sha256 == hashlib.sha256(body).hexdigest()
