@@ -26,15 +26,19 @@ def errors(**by_status: str) -> Responses:
 
 
 def document_error_schema(app: FastAPI) -> None:
-    """Add the schema that ``errors()`` refers to, once, to the app's OpenAPI document."""
+    """Add the schema that ``errors()`` refers to to the app's OpenAPI document.
+
+    FastAPI caches the document but rebuilds it when routes change, so the schema is
+    added to whatever it returns, every time (a dictionary lookup once it is there).
+    """
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            schemas.setdefault(_ERROR_SCHEMA, ErrorOut.model_json_schema())
-        return build()
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        if _ERROR_SCHEMA not in schemas:
+            schemas[_ERROR_SCHEMA] = ErrorOut.model_json_schema()
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 

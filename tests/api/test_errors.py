@@ -67,3 +67,16 @@ def test_documented_errors_refer_to_the_error_body_schema() -> None:
     }
     server_error = spec["paths"]["/api/review"]["post"]["responses"]["503"]
     assert server_error["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+
+
+def test_the_error_schema_survives_a_rebuilt_document() -> None:
+    app = create_app()
+    assert "ErrorOut" in app.openapi()["components"]["schemas"]
+    assert "ErrorOut" in app.openapi()["components"]["schemas"]
+
+    @app.get("/later")  # FastAPI rebuilds its cached document when routes change
+    def later() -> None: ...
+
+    rebuilt = app.openapi()
+    assert "/later" in rebuilt["paths"]
+    assert "ErrorOut" in rebuilt["components"]["schemas"]
