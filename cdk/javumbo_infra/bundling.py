@@ -94,27 +94,42 @@ def interpreter_for(python_version: str) -> str | None:
     This interpreter if it is that version, else `python<version>` from PATH, checked
     by running it (a version manager's shim may be on PATH without the version).
     """
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+    this = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if sys.implementation.name == "cpython" and this == python_version:
         return sys.executable
     command = shutil.which(f"python{python_version}")
     if command is None:
         return None
-    probe = subprocess.run(  # noqa: S603
-        [command, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    return command if probe.returncode == 0 and probe.stdout.strip() == python_version else None
+    expected = f"cpython {python_version}"  # Lambda runs CPython; PyPy bytecode is no use
+    says = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
+    try:
+        probe = subprocess.run(  # noqa: S603
+            [command, "-c", says],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return command if probe.returncode == 0 and probe.stdout.strip() == expected else None
 
 
 def compile_bytecode(directory: Path, interpreter: str) -> None:
-    """Compile every module below `directory` in place, for `interpreter`'s version."""
+    """Compile every module below `directory` in place, for `interpreter`'s version.
+
+    A file that does not compile (a stray Python 2 script in some wheel, say) could not
+    be imported either; it is left as source, with a warning, and the rest is compiled.
+    """
     result = subprocess.run(  # noqa: S603
         [interpreter, "-m", "compileall", "-q", "-j", "0",
          "--invalidation-mode", "unchecked-hash", str(directory)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
-        raise BundlingError(f"compiling the bundle failed:\n{result.stdout}{result.stderr}")
+        warnings.warn(
+            f"Some files in {directory.name} do not compile and stay as source:\n"
+            f"{(result.stdout + result.stderr).strip()}",
+            BytecodeWarning,
+            stacklevel=2,
+        )
 
 
 def install_dependencies(
@@ -196,15 +211,6 @@ class LocalBundler:
         """Install (or reuse) the dependencies, copy the app packages beside them, and
         compile the app packages when the dependencies were compiled."""
         interpreter = self.interpreter
-        if interpreter is None:
-            warnings.warn(
-                f"No Python {self.python_version} on this machine (python{self.python_version}"
-                " on PATH): the function is bundled without bytecode, so every cold start "
-                "compiles the code it imports, more than doubling its import time. Install "
-                f"Python {self.python_version} and synthesize again.",
-                BytecodeWarning,
-                stacklevel=1,
-            )
         deps = install_dependencies(
             runtime_dependencies(self.project_root),
             python_version=self.python_version,
@@ -239,6 +245,17 @@ def lambda_code(
         python_version=python_version_of(runtime),
         cache_dir=cache_dir,
     )
+    if bundler.interpreter is None:
+        # Said on every synth, not only when the bundle is built (a staged one is reused).
+        version = bundler.python_version
+        warnings.warn(
+            f"No Python {version} on this machine (python{version} on PATH): the function "
+            "is bundled without bytecode, so every cold start compiles the code it imports, "
+            f"more than doubling its import time. Install Python {version} and synthesize "
+            "again.",
+            BytecodeWarning,
+            stacklevel=2,
+        )
     return lambda_.Code.from_asset(
         str(project_root),
         asset_hash_type=AssetHashType.SOURCE,

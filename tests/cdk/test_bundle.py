@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tomllib
+import warnings
 from pathlib import Path
 
 import pytest
@@ -217,12 +218,14 @@ def test_the_interpreter_is_found_and_checked(
     assert bundling.interpreter_for(this) == sys.executable
     monkeypatch.setenv("PATH", str(tmp_path))
     assert bundling.interpreter_for("9.7") is None  # not on PATH
-    _fake_python(tmp_path, "9.8", "9.8")
+    _fake_python(tmp_path, "9.8", "cpython 9.8")
     assert bundling.interpreter_for("9.8") == str(tmp_path / "python9.8")
     _fake_python(tmp_path, "9.9", "no such version", status=127)  # a version manager's shim
     assert bundling.interpreter_for("9.9") is None
-    _fake_python(tmp_path, "9.6", "9.5")  # answers, but is another version
+    _fake_python(tmp_path, "9.6", "cpython 9.5")  # answers, but is another version
     assert bundling.interpreter_for("9.6") is None
+    _fake_python(tmp_path, "9.5", "pypy 9.5")  # another implementation
+    assert bundling.interpreter_for("9.5") is None
 
 
 def test_compiled_bytecode_is_used_without_checking_the_source(tmp_path: Path) -> None:
@@ -248,10 +251,20 @@ def test_compiled_bytecode_is_used_without_checking_the_source(tmp_path: Path) -
     assert result.stdout.strip() == "compiled"
 
 
-def test_a_module_that_does_not_compile_fails_the_bundle(tmp_path: Path) -> None:
+def test_a_module_that_does_not_compile_stays_source_and_the_rest_compiles(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "broken.py").write_text("def (:\n")
-    with pytest.raises(bundling.BundlingError, match="compiling"):
+    (tmp_path / "fine.py").write_text("VALUE = 1\n")
+    with pytest.warns(bundling.BytecodeWarning, match="broken.py"):
         bundling.compile_bytecode(tmp_path, sys.executable)
+    assert [p.name.split(".")[0] for p in (tmp_path / "__pycache__").iterdir()] == ["fine"]
+
+
+def test_synth_without_the_runtimes_python_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundling, "interpreter_for", lambda _version: None)
+    with pytest.warns(bundling.BytecodeWarning, match="without bytecode"):
+        bundling.lambda_code(runtime=RUNTIME)
 
 
 def test_cached_dependencies_are_reused_without_pip(
@@ -347,12 +360,15 @@ def test_asset_hash_tells_a_bundle_with_bytecode_from_one_without(
         monkeypatch.setattr(bundling, "interpreter_for", lambda _version: interpreter)
         # Bundling skipped: the asset hash is still computed from sources and options.
         stack = Stack(App(context={"aws:cdk:bundling-stacks": []}), "Hash")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", bundling.BytecodeWarning)  # tested above
+            code = bundling.lambda_code(runtime=RUNTIME)
         lambda_.Function(
             stack,
             "Function",
             runtime=RUNTIME,
             handler=names.HANDLER,
-            code=bundling.lambda_code(runtime=RUNTIME),
+            code=code,
         )
         functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
         (function,) = functions.values()
