@@ -97,8 +97,11 @@ class DiskCache:
             if not match or not path.is_file():
                 continue
             token = match["etag"]
-            if _MD5.match(token) and not self._matches_md5(path, token):
-                log.warning("dropping cache entry %s: contents do not match its ETag", path.name)
+            # Entries are written without fsync, so one that survived a power cut may be
+            # torn. An MD5 ETag (any single-part upload without KMS) proves the bytes;
+            # an entry under any other ETag cannot be checked, and is dropped.
+            if not _MD5.match(token) or not self._matches_md5(path, token):
+                log.warning("dropping cache entry %s: contents not proven by its ETag", path.name)
                 path.unlink(missing_ok=True)
                 continue
             found.setdefault(match["digest"], []).append((path.stat().st_mtime, path, token))

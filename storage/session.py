@@ -338,8 +338,8 @@ class S3SQLiteSession:
             conn = sqlite3.connect(path)
             try:
                 # The private copy is scratch until S3 holds it: a crash loses nothing
-                # (work files are wiped at start-up, and a cache entry that does not
-                # match its ETag is dropped), so skip the journal file and the fsyncs.
+                # (work files are wiped at start-up, and a cache entry whose bytes its
+                # ETag cannot prove is dropped), so skip the journal file and the fsyncs.
                 conn.execute("PRAGMA journal_mode=MEMORY")
                 conn.execute("PRAGMA synchronous=OFF")
                 result = operation(conn)
