@@ -13,13 +13,15 @@ import selectors
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
-
-from tests.support.app_server import free_port
+from tests.support.app_server import (
+    free_port,
+    read_request_lines,
+    stop_process,
+    wait_until_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 _PR_SET_PDEATHSIG = 1
@@ -103,31 +105,17 @@ class App:
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
             )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self._app} exited at start-up:\n{self.log_path.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)  # waiting for the port, bounded by the deadline
-        self.stop()
-        raise TimeoutError(f"{self._app} did not answer on {self.url} within {timeout}s")
+        try:
+            wait_until_healthy(self.process, self.url, self.log_path, self._app, timeout)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            stop_process(self.process)
 
     def request_lines(self) -> list[dict[str, Any]]:
         """The app's structured request lines so far (one JSON object per request)."""
-        lines = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith('{"event":"request"'):
-                lines.append(json.loads(line))
-        return lines
+        return read_request_lines(self.log_path)

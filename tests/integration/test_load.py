@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.support.app_server import PASSWORD, AppServer
+from tests.support.app_server import PASSWORD, AppServer, signed_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.load]
 
@@ -32,19 +32,8 @@ class Ledger:
 
 def learner_session(servers: tuple[AppServer, AppServer], name: str, ledger: Ledger) -> None:
     rng = random.Random(name)
-    first = servers[0]
-    httpx.post(
-        f"{first.url}/api/register",
-        json={"username": name, "name": name, "password": PASSWORD},
-        timeout=60,
-    ).raise_for_status()
-    token = httpx.post(
-        f"{first.url}/api/login", json={"username": name, "password": PASSWORD}, timeout=60
-    ).json()["access_token"]
-    clients = [
-        httpx.Client(base_url=s.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        for s in servers
-    ]
+    auth = signed_up(servers[0], name)
+    clients = [httpx.Client(base_url=s.url, headers=auth, timeout=60) for s in servers]
     try:
         for i in range(REQUESTS_EACH):
             client = clients[i % 2]  # alternate instances: every request may find a stale cache

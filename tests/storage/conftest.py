@@ -20,8 +20,9 @@ from tests.support.s3_log import S3RequestLog
 KEY = "user_dbs/alice.anki2"
 
 
-def counter_db_bytes(value: int = 0) -> bytes:
-    """A small SQLite database holding one counter and a log of applied changes."""
+def counter_db_bytes(value: int = 0, *, padding_kib: int = 0) -> bytes:
+    """A small SQLite database holding one counter and a log of applied changes,
+    padded with about `padding_kib` KiB of filler where sizes should be realistic."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "db.sqlite"
         conn = sqlite3.connect(path)
@@ -30,6 +31,9 @@ def counter_db_bytes(value: int = 0) -> bytes:
             "CREATE TABLE applied (label TEXT NOT NULL);"
         )
         conn.execute("INSERT INTO counter VALUES (?)", (value,))
+        if padding_kib:
+            conn.execute("CREATE TABLE padding (blob BLOB)")
+            conn.executemany("INSERT INTO padding VALUES (?)", [(b"x" * 1000,)] * padding_kib)
         conn.commit()
         conn.close()
         return path.read_bytes()

@@ -6,7 +6,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -14,28 +13,18 @@ from pathlib import Path
 import pytest
 
 from storage.objects import StoredObject
-from tests.storage.conftest import KEY, SessionRig, increment, read_applied, read_counter
+from tests.storage.conftest import (
+    KEY,
+    SessionRig,
+    counter_db_bytes,
+    increment,
+    read_applied,
+    read_counter,
+)
 from tests.support.moto_server import MotoServer
 
 MakeRig = Callable[..., SessionRig]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def padded_counter_db(kib: int) -> bytes:
-    """A counter database padded to about `kib` KiB, so sizes are realistic."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "db.sqlite"
-        conn = sqlite3.connect(path)
-        conn.executescript(
-            "CREATE TABLE counter (value INTEGER NOT NULL);"
-            "CREATE TABLE applied (label TEXT NOT NULL);"
-            "CREATE TABLE padding (blob BLOB);"
-            "INSERT INTO counter VALUES (0);"
-        )
-        conn.executemany("INSERT INTO padding VALUES (?)", [(b"x" * 1000,)] * kib)
-        conn.commit()
-        conn.close()
-        return path.read_bytes()
 
 
 def test_budget_smaller_than_the_working_set_still_serves_correct_data(
@@ -44,9 +33,9 @@ def test_budget_smaller_than_the_working_set_still_serves_correct_data(
     rig = make_rig()
     keys = [f"user_dbs/learner-{i}.anki2" for i in range(4)]
     for key in keys:
-        rig.session.create(key, padded_counter_db(60))
+        rig.session.create(key, counter_db_bytes(padding_kib=60))
     # Room for one collection only: every other request evicts.
-    rig.session.cache.max_bytes = int(len(padded_counter_db(60)) * 1.5)
+    rig.session.cache.max_bytes = int(len(counter_db_bytes(padding_kib=60)) * 1.5)
     expected = dict.fromkeys(keys, 0)
     for round_ in range(5):
         for key in keys:
@@ -62,7 +51,7 @@ def test_budget_smaller_than_the_working_set_still_serves_correct_data(
 
 def test_collection_bigger_than_the_budget_is_served_from_memory(make_rig: MakeRig) -> None:
     rig = make_rig()
-    rig.session.create(KEY, padded_counter_db(100))
+    rig.session.create(KEY, counter_db_bytes(padding_kib=100))
     rig.session.cache.max_bytes = 10_000
     assert rig.session.write(KEY, increment("big")) == 1
     assert rig.session.read(KEY, read_applied) == ["big"]
@@ -104,7 +93,7 @@ def test_full_disk_degrades_to_uncached_operation(
     from tests.conftest import s3_client_for
 
     store = S3ObjectStore(s3_client_for(moto_server.url), bucket)
-    store.put(KEY, padded_counter_db(64))
+    store.put(KEY, counter_db_bytes(padding_kib=64))
     child = subprocess.run(
         [sys.executable, "-c", CHILD, moto_server.url, bucket, str(tmp_path / "cache")],
         cwd=ROOT,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,17 +55,8 @@ class AppServer:
             stderr=subprocess.STDOUT,
         )
         log_file.close()  # the child has its own descriptor
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                output = self.log_path.read_text(errors="replace")
-                raise RuntimeError(f"the app exited at start-up:\n{output}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)  # polling for the port to open, bounded by the deadline
-        raise TimeoutError(f"the app did not answer on {self.url} within {timeout}s")
+        wait_until_healthy(self._process, self.url, self.log_path, "the app", timeout)
+        return self
 
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -72,20 +64,49 @@ class AppServer:
             self._process.wait(10)
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self._process is not None:
+            stop_process(self._process)
 
-    def request_lines(self) -> list[dict[str, object]]:
+    def request_lines(self) -> list[dict[str, Any]]:
         """The app's structured request log lines so far."""
-        lines = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith('{"event":"request"'):
-                lines.append(json.loads(line))
-        return lines
+        return read_request_lines(self.log_path)
+
+
+def wait_until_healthy(
+    process: subprocess.Popen[bytes], url: str, log_path: Path, name: str, timeout: float
+) -> None:
+    """Wait for `GET /health` to answer 200; fail early if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log_path.read_text(errors="replace")
+            raise RuntimeError(f"{name} exited at start-up:\n{output}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)  # polling for the port to open, bounded by the deadline
+    raise TimeoutError(f"{name} did not answer on {url} within {timeout}s")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def read_request_lines(log_path: Path) -> list[dict[str, Any]]:
+    """The structured request lines (one JSON object per request) in an app's log."""
+    return [
+        json.loads(line)
+        for line in log_path.read_text(errors="replace").splitlines()
+        if line.startswith('{"event":"request"')
+    ]
 
 
 def signed_up(server: AppServer, username: str, password: str = PASSWORD) -> dict[str, str]:
