@@ -13,6 +13,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.core.config import Settings, get_settings
+from api.core.cors import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+)
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.observability import RequestLog, configure_request_log
@@ -136,10 +142,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-            expose_headers=["Content-Disposition", "Retry-After", "X-Request-Id"],
-            max_age=600,
+            allow_methods=list(CORS_ALLOW_METHODS),
+            allow_headers=list(CORS_ALLOW_HEADERS),
+            expose_headers=list(CORS_EXPOSE_HEADERS),
+            max_age=CORS_MAX_AGE_SECONDS,
         )
     app.add_middleware(SecurityHeaders)
     # Added last, so outermost: it sees every answer, 413s and 500s included.
