@@ -1,7 +1,9 @@
 """Every mapping from an exception to an HTTP answer lives here.
 
-Answers are ``{"detail": <message a person can act on>, "code": <machine-readable>}``;
-no answer ever carries a traceback.
+Answers are ``{"detail": ..., "code": <machine-readable>, "error": <one sentence>}``:
+``detail`` is FastAPI's convention (a message, or for 422 the list of field problems),
+``error`` is what the Javumbo web client shows a learner (for 422, the first field's
+problem). No answer ever carries a traceback.
 """
 
 from __future__ import annotations
@@ -63,12 +65,31 @@ class ErrorOut(BaseModel):
 
     detail: str
     code: str
+    error: str
+
+
+def error_body(code: str, detail: str) -> dict[str, str]:
+    """The body of every error answer but 422's (see ``field_errors_response``)."""
+    return {"detail": detail, "code": code, "error": detail}
 
 
 def error_response(
     status: int, code: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, detail), status_code=status, headers=headers)
+
+
+def _field_sentence(problem: dict[str, Any]) -> str:
+    """One field problem as a sentence: ``password: String should have at least 10 chars.``"""
+    where = [str(part) for part in problem["loc"] if part not in ("body", "query", "path")]
+    message = str(problem["msg"]).rstrip(".")
+    return f"{'.'.join(where)}: {message}." if where else f"{message}."
+
+
+def field_errors_response(code: str, problems: list[dict[str, Any]]) -> JSONResponse:
+    """422: ``detail`` lists every field problem (where and what); ``error`` names the first."""
+    error = _field_sentence(problems[0]) if problems else "The request is not valid."
+    return JSONResponse({"detail": problems, "code": code, "error": error}, status_code=422)
 
 
 async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -170,7 +191,7 @@ async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
         {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
         for error in exc.errors()
     ]
-    return JSONResponse({"detail": errors, "code": "validation_error"}, status_code=422)
+    return field_errors_response("validation_error", errors)
 
 
 _COLLECTION_STATUS: dict[type[CollectionError], int] = {
@@ -205,7 +226,7 @@ async def _collection_error(_: Request, exc: Exception) -> JSONResponse:
         # The same shape as request validation errors: where, and what is wrong.
         where = _FIELD_OF.get(type(exc)) or getattr(exc, "field", None)
         item = {"loc": ["body", where] if where else ["body"], "msg": str(exc), "type": exc.code}
-        return JSONResponse({"detail": [item], "code": exc.code}, status_code=422)
+        return field_errors_response(exc.code, [item])
     return error_response(status, exc.code, str(exc))
 
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_body
+
 MiB = 1024 * 1024
 
 
@@ -79,7 +81,7 @@ class BodySizeLimit:
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
-        body = json.dumps({"detail": _message(limit), "code": "body_too_large"}).encode()
+        body = json.dumps(error_body("body_too_large", _message(limit))).encode()
         await send(
             {
                 "type": "http.response.start",

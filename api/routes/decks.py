@@ -10,7 +10,14 @@ from fastapi import APIRouter, Query, Response, status
 from api.deps import CollectionDep
 from api.routes._responses import SIGNED_IN, errors
 from api.schemas.cards import DeckCardsOut
-from api.schemas.decks import CurrentDeckIn, DeckCreate, DeckOut, DeckRename, DeckStatsOut
+from api.schemas.decks import (
+    CurrentDeckIn,
+    DeckCreate,
+    DeckListOut,
+    DeckOut,
+    DeckRename,
+    DeckStatsOut,
+)
 from collection import cards, decks, stats
 
 router = APIRouter(prefix="/api/decks", tags=["decks"], responses=SIGNED_IN)
@@ -19,8 +26,9 @@ _NOT_FOUND = errors(_404="No such deck in your collection")
 
 
 @router.get("")
-def list_decks(collection: CollectionDep) -> list[DeckOut]:
-    return [DeckOut.of(deck) for deck in collection.read(decks.list_decks)]
+def list_decks(collection: CollectionDep) -> DeckListOut:
+    """Every deck, subdecks as `Parent::Child`, with its card count (subdecks included)."""
+    return DeckListOut(decks=[DeckOut.of(deck) for deck in collection.read(decks.list_decks)])
 
 
 @router.post(

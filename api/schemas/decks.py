@@ -23,6 +23,12 @@ class DeckOut(CamelModel):
         return cls(id=deck.id, name=deck.name, card_count=deck.card_count)
 
 
+class DeckListOut(CamelModel):
+    """The deck list in an object, as the Javumbo web client reads it (``data.decks``)."""
+
+    decks: list[DeckOut]
+
+
 class DeckCreate(CamelModel):
     name: DeckName
 

@@ -44,6 +44,12 @@ class NextCardOut(CamelModel):
     card: ReviewCard | None
     counts: Counts
     message: str = Field(description="Why there is no card, when there is none.")
+    # The Javumbo web client reads the card's identity and sides at the top level.
+    card_id: int | None = Field(default=None, description="`card.cardId`, or null.")
+    note_id: int | None = Field(default=None, description="`card.noteId`, or null.")
+    front: str | None = Field(default=None, description="`card.front`, or null.")
+    back: str | None = Field(default=None, description="`card.back`, or null.")
+    queue: int | None = Field(default=None, description="`card.queue`, or null.")
 
     @classmethod
     def of(cls, next_card: NextCard) -> NextCardOut:
@@ -57,6 +63,11 @@ class NextCardOut(CamelModel):
             return cls(card=None, counts=counts, message=next_card.message)
         again, hard, good, easy = buttons
         return cls(
+            card_id=view.card_id,
+            note_id=view.note_id,
+            front=view.front,
+            back=view.back,
+            queue=view.queue,
             card=ReviewCard(
                 card_id=view.card_id,
                 note_id=view.note_id,

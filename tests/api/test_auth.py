@@ -42,6 +42,8 @@ def test_invalid_registration_is_422_naming_the_field(
     response = rig.client.post("/api/register", json=body)
     assert response.status_code == 422
     assert [error["loc"][-1] for error in response.json()["detail"]] == [field]
+    # The sentence the web client shows names the field and what is wrong with it.
+    assert response.json()["error"].startswith(f"{field}: ")
     assert "password" not in body or body["password"] not in response.text
     with pytest.raises(ObjectNotFound):
         rig.store.get(collection_key("alice"))

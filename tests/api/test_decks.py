@@ -19,11 +19,11 @@ def create(rig: Rig, headers: dict[str, str], name: str) -> dict[str, object]:
 
 
 def names(rig: Rig, headers: dict[str, str]) -> set[str]:
-    return {d["name"] for d in rig.client.get("/api/decks", headers=headers).json()}
+    return {d["name"] for d in rig.client.get("/api/decks", headers=headers).json()["decks"]}
 
 
 def test_a_new_collection_has_the_default_deck(rig: Rig, alice: dict[str, str]) -> None:
-    decks = rig.client.get("/api/decks", headers=alice).json()
+    decks = rig.client.get("/api/decks", headers=alice).json()["decks"]
     assert [(d["id"], d["name"]) for d in decks] == [(1, "Default")]
     assert rig.client.get("/api/decks/current", headers=alice).json()["id"] == 1
 

@@ -31,6 +31,7 @@ def test_errors_become_json_answers(error: Exception, status: int, code: str) ->
     body = response.json()
     assert body["code"] == code
     assert body["detail"]
+    assert body["error"] == body["detail"]  # the sentence the web client shows
     assert "Traceback" not in response.text
     assert "secret-internal" not in response.text
     if status == 503:
@@ -43,7 +44,7 @@ def test_errors_become_json_answers(error: Exception, status: int, code: str) ->
 def test_documented_errors_refer_to_the_error_body_schema() -> None:
     spec = TestClient(create_app()).get("/openapi.json").json()
     error_schema = spec["components"]["schemas"]["ErrorOut"]
-    assert set(error_schema["required"]) == {"detail", "code"}
+    assert set(error_schema["required"]) == {"detail", "code", "error"}
 
     refs: list[str] = []
 

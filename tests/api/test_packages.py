@@ -58,7 +58,9 @@ def test_export_the_whole_collection(rig: Rig, alice: dict[str, str], tmp_path: 
 
 
 def test_export_one_deck(rig: Rig, alice: dict[str, str], tmp_path: Path) -> None:
-    decks = {d["name"]: d["id"] for d in rig.client.get("/api/decks", headers=alice).json()}
+    decks = {
+        d["name"]: d["id"] for d in rig.client.get("/api/decks", headers=alice).json()["decks"]
+    }
     response = rig.client.get(f"/api/decks/{decks['Español']}/export", headers=alice)
     assert response.status_code == 200
     assert "Espanol" in response.headers["content-disposition"]  # ASCII-safe file name
@@ -79,7 +81,7 @@ def test_import_adds_then_skips(rig: Rig, alice: dict[str, str]) -> None:
     assert first.json()["notesAdded"] == 4
     assert first.json()["cardsAdded"] == 4
     assert first.json()["mediaFilesIgnored"] == 0
-    names = {d["name"] for d in rig.client.get("/api/decks", headers=bob).json()}
+    names = {d["name"] for d in rig.client.get("/api/decks", headers=bob).json()["decks"]}
     assert {"Español", "Español::Verbos"} <= names
     before = stored(rig, "bob")
     again = rig.client.post("/api/import", files=files, headers=bob)
@@ -166,7 +168,9 @@ def test_package_routes_need_a_token(rig: Rig, method: str, path: str) -> None:
 
 
 def test_another_learners_deck_cannot_be_exported(rig: Rig, alice: dict[str, str]) -> None:
-    decks = {d["name"]: d["id"] for d in rig.client.get("/api/decks", headers=alice).json()}
+    decks = {
+        d["name"]: d["id"] for d in rig.client.get("/api/decks", headers=alice).json()["decks"]
+    }
     bob = rig.signed_up("bob")
     response = rig.client.get(f"/api/decks/{decks['Español']}/export", headers=bob)
     assert response.status_code == 404

@@ -41,11 +41,24 @@ def test_next_card_then_answer(rig: Rig, alice: dict[str, str]) -> None:
     assert after["card"]["front"] == "dos"
 
 
+def test_the_card_is_also_at_the_top_level(rig: Rig, alice: dict[str, str]) -> None:
+    """The Javumbo web client reads cardId, noteId, front, back and queue at the top."""
+    card = add(rig, alice, "uno")
+    shown = rig.client.get("/api/review", headers=alice).json()
+    nested = shown["card"]
+    assert shown["cardId"] == nested["cardId"] == card
+    assert shown["noteId"] == nested["noteId"]
+    assert (shown["front"], shown["back"], shown["queue"]) == ("uno", "a", 0)
+
+
 def test_empty_deck_gives_null_card_and_a_reason(rig: Rig, alice: dict[str, str]) -> None:
     response = rig.client.get("/api/review", headers=alice)
     assert response.status_code == 200
-    assert response.json()["card"] is None
-    assert "empty" in response.json()["message"]
+    body = response.json()
+    assert body["card"] is None
+    assert "empty" in body["message"]
+    # A falsy top-level cardId is how the web client knows there is nothing to study.
+    assert all(body[key] is None for key in ("cardId", "noteId", "front", "back", "queue"))
 
 
 def test_deck_parameter_selects_the_deck(rig: Rig, alice: dict[str, str]) -> None:

@@ -77,7 +77,7 @@ class CollectionMachine(RuleBasedStateMachine):
                 self.spelling[deck["id"]] = deck["name"]
 
     def _listing(self) -> list[dict[str, object]]:
-        return list(self.rig.client.get("/api/decks", headers=self.headers).json())
+        return list(self.rig.client.get("/api/decks", headers=self.headers).json()["decks"])
 
     @rule(data=st.data(), front=fields, back=fields)
     def add_card(self, data: st.DataObject, front: str, back: str) -> None:

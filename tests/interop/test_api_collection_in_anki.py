@@ -41,7 +41,7 @@ def test_anki_sees_what_the_api_made(rig: Rig, tmp_path: Path) -> None:
     )
     delete(f"/api/cards/{cards['deleted']['cardId']}", headers=h)
     delete(f"/api/decks/{doomed['id']}", headers=h)
-    ours = {(d["id"], d["name"]) for d in rig.client.get("/api/decks", headers=h).json()}
+    ours = {(d["id"], d["name"]) for d in rig.client.get("/api/decks", headers=h).json()["decks"]}
 
     stored = rig.store.get(collection_key("alice"))
     assert isinstance(stored, StoredObject)

@@ -66,7 +66,7 @@ def test_api_export_into_anki_and_back(rig: Rig, tmp_path: Path) -> None:
         c["front"]: c["back"]
         for c in rig.client.get("/api/decks/1/cards", headers=bob).json()["cards"]
     }
-    decks = {d["name"]: d["id"] for d in rig.client.get("/api/decks", headers=bob).json()}
+    decks = {d["name"]: d["id"] for d in rig.client.get("/api/decks", headers=bob).json()["decks"]}
     in_deck = rig.client.get(f"/api/decks/{decks['Lang::日本語']}/cards", headers=bob).json()
     assert {c["front"]: c["back"] for c in in_deck["cards"]} == notes
     assert listed == {}
