@@ -22,7 +22,7 @@ from api.core.cors import (
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.observability import RequestLog, configure_request_log
-from api.routes import auth, cards, decks, health, me, packages, review
+from api.routes import auth, cards, decks, health, me, packages, review, session
 from api.routes._responses import document_error_schema, errors
 from api.services import Services
 from auth.accounts import Accounts
@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(cards.router)
     app.include_router(review.router)
     app.include_router(packages.router)
+    app.include_router(session.router)
     document_error_schema(app)
     return app
 
