@@ -13,19 +13,18 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
+# The app's own CORS definition: API Gateway answers preflights (and sets the CORS
+# headers of every response) exactly as the app does when it runs without it.
+from api.core.cors import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+)
 from javumbo_infra import nag, names
 from javumbo_infra.settings import StackSettings
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-CORS_METHODS = (
-    apigwv2.CorsHttpMethod.GET,
-    apigwv2.CorsHttpMethod.POST,
-    apigwv2.CorsHttpMethod.PUT,
-    apigwv2.CorsHttpMethod.DELETE,
-)
-CORS_HEADERS = ("Authorization", "Content-Type")
-# A browser client must be able to read these: export file names, and when to retry.
-CORS_EXPOSED_HEADERS = ("Content-Disposition", "Retry-After")
 
 # One JSON object per request, with the variables HTTP APIs support.
 ACCESS_LOG_FIELDS = {
@@ -103,10 +102,10 @@ def _cors(origins: tuple[str, ...]) -> apigwv2.CorsPreflightOptions | None:
         return None  # same-origin or non-browser clients only: no CORS headers at all
     return apigwv2.CorsPreflightOptions(
         allow_origins=list(origins),
-        allow_methods=list(CORS_METHODS),
-        allow_headers=list(CORS_HEADERS),
-        expose_headers=list(CORS_EXPOSED_HEADERS),
-        max_age=Duration.hours(1),
+        allow_methods=[apigwv2.CorsHttpMethod(method) for method in CORS_ALLOW_METHODS],
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=Duration.seconds(CORS_MAX_AGE_SECONDS),
     )
 
 

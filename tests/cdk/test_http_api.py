@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from starlette.middleware.cors import SAFELISTED_HEADERS
+from starlette.testclient import TestClient
 
+from api.core.config import Settings
+from api.core.cors import CORS_ALLOW_HEADERS
+from api.main import create_app
 from tests.cdk import helpers
+
+APP_ORIGIN = "https://app.example"
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +110,54 @@ def test_cors_allows_exactly_the_configured_origins(
     assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE"}
     assert {"Authorization", "Content-Type"} <= set(cors["AllowHeaders"])
     assert cors.get("AllowCredentials") is not True  # bearer tokens, never cookies
+
+
+def _names(value: str | list[str]) -> set[str]:
+    """Header or method names, case-insensitively: a header's value or a template list."""
+    items = value.split(",") if isinstance(value, str) else value
+    return {item.strip().lower() for item in items if item.strip()}
+
+
+def test_cors_in_the_template_is_what_the_app_answers(
+    template_with: Callable[[dict[str, Any]], Template], tmp_path: Path
+) -> None:
+    """API Gateway answers preflights itself: it must allow what the app would allow."""
+    template = template_with({"javumbo:corsOrigins": [APP_ORIGIN]})
+    _, api = helpers.only(template.find_resources("AWS::ApiGatewayV2::Api"))
+    cors = api["Properties"]["CorsConfiguration"]
+
+    app = create_app(
+        Settings(
+            backend="local",
+            data_dir=tmp_path,
+            cache_dir=tmp_path / "c",
+            cors_origins=[APP_ORIGIN],
+        )
+    )
+    with TestClient(app) as client:
+        preflight = client.options(
+            "/api/login",
+            headers={
+                "Origin": APP_ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": ", ".join(CORS_ALLOW_HEADERS),
+            },
+        )
+        # Exposed headers are sent on actual responses, not on preflights.
+        actual = client.get("/health", headers={"Origin": APP_ORIGIN})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert actual.headers["access-control-allow-origin"] == APP_ORIGIN
+
+    assert _names(preflight.headers["access-control-allow-methods"]) == _names(cors["AllowMethods"])
+    # Starlette also lists the fetch standard's CORS-safelisted request headers, which a
+    # browser sends without asking; beyond those the two lists are the same.
+    assert _names(preflight.headers["access-control-allow-headers"]) == _names(
+        cors["AllowHeaders"]
+    ) | _names(list(SAFELISTED_HEADERS))
+    assert _names(actual.headers["access-control-expose-headers"]) == _names(cors["ExposeHeaders"])
+    assert int(preflight.headers["access-control-max-age"]) == cors["MaxAge"]
+    assert cors["AllowOrigins"] == [APP_ORIGIN]
 
 
 def test_api_url_is_an_output(template: Template) -> None:
