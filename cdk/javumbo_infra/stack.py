@@ -42,7 +42,7 @@ class JavumboStack(Stack):
             self.node.set_context(flag, value)
         settings = settings or StackSettings.from_context(self.node)
 
-        self.storage = CollectionStorage(self, "Storage")
+        self.storage = CollectionStorage(self, "Storage", cors_origins=settings.cors_origins)
         self.signing = SigningSecret(self, "Signing")
         self.api_function = ApiFunction(
             self,

@@ -28,6 +28,11 @@ def test_stack_has_no_unacknowledged_findings(stack: JavumboStack) -> None:
     assert _findings(stack) == {}
 
 
+def test_stack_with_cors_origins_has_no_unacknowledged_findings() -> None:
+    # Origins add the HTTP API's CORS and the bucket's upload rule.
+    assert _findings(build_stack({"javumbo:corsOrigins": ["https://app.example"]})) == {}
+
+
 def test_checks_are_live_and_fail_the_synth(tmp_path: Path) -> None:
     app = App(outdir=str(tmp_path))
     throwaway = Stack(app, "Throwaway")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from api.core.cors import CORS_ALLOW_HEADERS
 from tests.cdk import helpers
 
 BLOCK_ALL = {
@@ -152,6 +154,53 @@ def test_lifecycle_expires_old_versions_scratch_objects_and_stale_uploads(
     assert set(by_prefix) == {"uploads/", "exports/"}
     for rule in by_prefix.values():
         assert rule["ExpirationInDays"] == 1
+
+
+DOWNLOAD_EXPOSED = {"content-disposition", "content-length", "content-type", "etag"}
+
+
+def _cors_rules(template: Template) -> dict[str, dict[str, Any]]:
+    _, bucket = helpers.collections_bucket(template)
+    rules = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    return {rule["Id"]: rule for rule in rules}
+
+
+def _lower(names: list[str]) -> set[str]:
+    return {name.lower() for name in names}
+
+
+def test_presigned_downloads_may_be_fetched_from_any_origin(template: Template) -> None:
+    """A redirect to another origin sends `Origin: null`; the signature is the authorization."""
+    rules = _cors_rules(template)
+    assert set(rules) == {"presigned-downloads"}  # no origins configured: no uploads
+    rule = rules["presigned-downloads"]
+    assert rule["AllowedOrigins"] == ["*"]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "HEAD"]
+    assert _lower(rule["ExposedHeaders"]) == DOWNLOAD_EXPOSED
+    assert _lower(rule["AllowedHeaders"]) == _lower(list(CORS_ALLOW_HEADERS))
+    assert rule["MaxAge"] == 3000
+
+
+def test_presigned_uploads_only_from_the_configured_origins(
+    template_with: Callable[[dict[str, Any]], Template],
+) -> None:
+    origins = ["https://app.example.com", "http://localhost:5173"]
+    rules = _cors_rules(template_with({"javumbo:corsOrigins": origins}))
+    assert set(rules) == {"presigned-downloads", "presigned-uploads"}
+    upload = rules["presigned-uploads"]
+    assert upload["AllowedMethods"] == ["PUT"]
+    assert upload["AllowedOrigins"] == origins
+    assert "content-type" in _lower(upload["AllowedHeaders"])  # the signed Content-Type
+    assert upload["MaxAge"] == 3000
+    # Writing stays with the configured origins; "*" only ever reads.
+    download = rules["presigned-downloads"]
+    assert sorted(download["AllowedMethods"]) == ["GET", "HEAD"]
+    assert download["AllowedOrigins"] == ["*"]
+
+
+def test_the_log_bucket_has_no_cors(template: Template, log_bucket: str) -> None:
+    bucket = template.find_resources("AWS::S3::Bucket")[log_bucket]
+    assert "CorsConfiguration" not in bucket["Properties"]
 
 
 TABLES = {
