@@ -25,6 +25,7 @@ from api.observability import RequestLog, configure_request_log
 from api.routes import auth, cards, decks, health, me, packages, review, session
 from api.routes._responses import document_error_schema, errors
 from api.services import Services
+from api.web import install_docs, install_web_app
 from auth.accounts import Accounts
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
@@ -121,6 +122,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         title="Javumbo",
         summary="Anki-compatible flashcards: one real Anki collection per learner, kept in S3.",
         version="0.1.0",
+        # Served from files in the app instead of a CDN (api/web.py).
+        docs_url=None,
+        redoc_url=None,
         responses=errors(
             _400="The body is not valid JSON",
             _413="The body is too large",
@@ -159,6 +163,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(review.router)
     app.include_router(packages.router)
     app.include_router(session.router)
+    install_docs(app)
+    if settings.web_dir is not None:
+        install_web_app(app, settings.web_dir)
     document_error_schema(app)
     return app
 

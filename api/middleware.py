@@ -1,4 +1,4 @@
-"""ASGI middleware: body size limits."""
+"""ASGI middleware: body size limits and security headers."""
 
 from __future__ import annotations
 
@@ -103,17 +103,37 @@ _COMMON_HEADERS = [
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-# The API answers JSON and files only: nothing in it may run or be framed. The docs
-# page loads Swagger UI's scripts, so it keeps the common headers only.
+# The API answers JSON and files only: nothing in it may run or be framed.
 _API_ONLY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cache-control", b"no-store"),
 ]
-_DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+# Pages (the web app, /docs) load their own scripts, styles, fonts, images and media
+# and call the API on the same origin; nothing from anywhere else. Inline styles are
+# allowed because UI libraries set them; inline scripts are not.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; "
+    "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_PAGE_HEADERS = [(b"content-security-policy", PAGE_POLICY.encode())]
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.lower().startswith(b"text/html")
+        for name, value in headers
+    )
 
 
 class SecurityHeaders:
-    """Adds the headers a careful reviewer expects on every answer."""
+    """Adds the headers a careful reviewer expects on every answer.
+
+    An HTML answer is a page and gets the page policy; everything else is the API's
+    (or a file a page loads) and gets a policy that lets nothing run, and no caching
+    unless the answer set its own.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -122,15 +142,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(_COMMON_HEADERS)
-        if not scope["path"].startswith(_DOCS_PATHS):
-            extra += _API_ONLY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = _COMMON_HEADERS + (
+                    _PAGE_HEADERS if _is_html(headers) else _API_ONLY_HEADERS
+                )
                 message["headers"] = [
-                    *message.get("headers", []),
+                    *headers,
                     *((name, value) for name, value in extra if name not in present),
                 ]
             await send(message)

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # bcrypt's cost factor; lower it only to make tests fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # A built single-page web app (index.html, hashed files under assets/) served at `/`.
+    web_dir: Path | None = None
+
+    @field_validator("web_dir")
+    @classmethod
+    def _web_dir_has_an_index(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "index.html").is_file():
+            raise ValueError(
+                f"JAVUMBO_WEB_DIR={value} must be a directory holding a built web app "
+                "(no index.html there; build the client first, e.g. `npm run build`)"
+            )
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

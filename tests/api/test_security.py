@@ -25,10 +25,12 @@ def test_api_answers_carry_security_headers(rig: Rig) -> None:
         assert "max-age" in response.headers["strict-transport-security"]
 
 
-def test_docs_keep_working_without_the_api_csp(rig: Rig) -> None:
+def test_docs_get_the_page_policy_not_the_api_one(rig: Rig) -> None:
     docs = rig.client.get("/docs")
     assert docs.status_code == 200
-    assert "content-security-policy" not in docs.headers
+    policy = docs.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" not in policy
+    assert "frame-ancestors 'none'" in policy
     assert docs.headers["x-content-type-options"] == "nosniff"
 
 
