@@ -32,7 +32,8 @@ TABLE_ACTIONS = (
 
 
 class ApiFunction(Construct):
-    """The Lambda function, its log group and a role limited to what the app calls."""
+    """The Lambda function, its log group and a role limited to what the app calls (or,
+    in a restricted account, the existing role it is given)."""
 
     def __init__(
         self,
@@ -50,46 +51,22 @@ class ApiFunction(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
         )
-        # An explicit role instead of the default one with AWSLambdaBasicExecutionRole:
-        # the function writes to its own log group and nowhere else.
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Javumbo API function: its log group, collection objects, two tables.",
-        )
-        self.log_group.grant_write(self.role)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="CollectionObjects",
-                actions=list(OBJECT_ACTIONS),
-                resources=[bucket.arn_for_objects(f"{p}*") for p in names.OBJECT_PREFIXES],
+        if settings.existing_role_arn is None:
+            self.role: iam.IRole = self._own_role(
+                bucket=bucket,
+                users_table=users_table,
+                auth_table=auth_table,
+                signing_secret=signing_secret,
             )
-        )
-        # Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the app
-        # would report a missing collection as an outage (503) instead of a 404.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="MissingKeysAre404",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UserAndAuthItems",
-                actions=list(TABLE_ACTIONS),
-                resources=[users_table.table_arn, auth_table.table_arn],
-            )
-        )
-        signing_secret.grant_read(self.role)
-        for prefix in names.OBJECT_PREFIXES:
-            nag.acknowledge(
-                self.role,
-                nag.object_wildcard_finding(bucket, prefix),
-                f"Object keys under {prefix} are per learner ({prefix}<username>...), so the "
-                "function needs the prefix; the actions are limited to Get/Put/DeleteObject "
-                "and the prefixes to the four the app uses.",
+        else:
+            # Restricted accounts (AWS Academy's Learner Lab and the like) may not create
+            # IAM roles or policies and provide a role to use instead; its permissions are
+            # what they are, so nothing is granted to it. Not even through grants, which are
+            # no-ops on an immutable role but would add resource policies to the secret and
+            # the log group instead: the stack's account is unknown at synth time, so the
+            # role looks as if it were another account's.
+            self.role = iam.Role.from_role_arn(
+                self, "Role", settings.existing_role_arn, mutable=False
             )
 
         self.function = lambda_.Function(
@@ -123,3 +100,57 @@ class ApiFunction(Construct):
             "for it and the code is tested on it; moving to a newer Python is a reviewed "
             "change of RUNTIME in cdk/javumbo_infra/function.py.",
         )
+
+    def _own_role(
+        self,
+        *,
+        bucket: s3.Bucket,
+        users_table: dynamodb.ITable,
+        auth_table: dynamodb.ITable,
+        signing_secret: secretsmanager.ISecret,
+    ) -> iam.Role:
+        """A role granting exactly what the app calls, on this stack's resources.
+
+        An explicit role instead of the default one with AWSLambdaBasicExecutionRole:
+        the function writes to its own log group and nowhere else.
+        """
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Javumbo API function: its log group, collection objects, two tables.",
+        )
+        self.log_group.grant_write(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CollectionObjects",
+                actions=list(OBJECT_ACTIONS),
+                resources=[bucket.arn_for_objects(f"{p}*") for p in names.OBJECT_PREFIXES],
+            )
+        )
+        # Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the app
+        # would report a missing collection as an outage (503) instead of a 404.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MissingKeysAre404",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UserAndAuthItems",
+                actions=list(TABLE_ACTIONS),
+                resources=[users_table.table_arn, auth_table.table_arn],
+            )
+        )
+        signing_secret.grant_read(role)
+        for prefix in names.OBJECT_PREFIXES:
+            nag.acknowledge(
+                role,
+                nag.object_wildcard_finding(bucket, prefix),
+                f"Object keys under {prefix} are per learner ({prefix}<username>...), so the "
+                "function needs the prefix; the actions are limited to Get/Put/DeleteObject "
+                "and the prefixes to the four the app uses.",
+            )
+        return role

@@ -44,6 +44,13 @@ CTX_THROTTLE_BURST = "javumbo:throttleBurstLimit"
 CTX_ALARM_5XX_PERCENT = "javumbo:alarm5xxPercent"
 CTX_ALARM_LATENCY_P95_MS = "javumbo:alarmLatencyP95Ms"
 CTX_ALARM_CONFLICT_PERCENT = "javumbo:alarmConflictPercent"
+# Restricted (lab) accounts: run the function as this existing role and create no IAM.
+CTX_EXISTING_ROLE_ARN = "javumbo:existingRoleArn"
+# Publish assets to this bucket with the CLI's credentials: no bootstrap stack needed.
+CTX_ASSETS_BUCKET = "javumbo:assetsBucket"
+
+# Where assets go in the assets bucket (cdk/app.py).
+ASSETS_BUCKET_PREFIX = "javumbo-assets/"
 
 # Routes without a bearer token: every other route checks the token in the application.
 PUBLIC_ROUTES = ("/health", "/api/register", "/api/login", "/api/token", "/docs", "/openapi.json")

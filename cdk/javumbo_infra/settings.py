@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,11 @@ from constructs import Node
 from javumbo_infra import names
 
 MIB = 1024 * 1024
+
+# arn:<partition>:iam::<account>:role/<optional path/>name
+ROLE_ARN = re.compile(r"arn:aws[-a-z]*:iam::\d{12}:role/[\w+=,.@/-]+")
+# S3's naming rules for general purpose buckets (no uppercase, no underscores).
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class SettingsError(ValueError):
@@ -32,6 +38,9 @@ class StackSettings:
     alarm_5xx_percent: float = 2.0
     alarm_latency_p95_ms: int = 1000
     alarm_conflict_percent: float = 5.0
+    # Restricted accounts (javumbo_infra/function.py): the role the function runs as,
+    # instead of one the stack creates.
+    existing_role_arn: str | None = None
 
     def __post_init__(self) -> None:
         _check_range(names.CTX_MEMORY_MIB, self.memory_mib, 128, 10240)
@@ -51,6 +60,11 @@ class StackSettings:
                     f"{names.CTX_CORS_ORIGINS}: {origin!r} is not an origin "
                     "(scheme://host[:port], no trailing slash)"
                 )
+        if self.existing_role_arn is not None and not ROLE_ARN.fullmatch(self.existing_role_arn):
+            raise SettingsError(
+                f"{names.CTX_EXISTING_ROLE_ARN}: {self.existing_role_arn!r} is not an IAM role "
+                "ARN (arn:aws:iam::<account id>:role/<name>)"
+            )
 
     @property
     def cache_max_bytes(self) -> int:
@@ -78,7 +92,16 @@ class StackSettings:
             alarm_conflict_percent=_float(
                 node, names.CTX_ALARM_CONFLICT_PERCENT, defaults.alarm_conflict_percent
             ),
+            existing_role_arn=_optional_str(node, names.CTX_EXISTING_ROLE_ARN),
         )
+
+
+def assets_bucket_from_context(node: Node) -> str | None:
+    """The bucket to publish assets to with the CLI's credentials, if one is given."""
+    name = _optional_str(node, names.CTX_ASSETS_BUCKET)
+    if name is not None and not BUCKET_NAME.fullmatch(name):
+        raise SettingsError(f"{names.CTX_ASSETS_BUCKET}: {name!r} is not an S3 bucket name")
+    return name
 
 
 def _check_range(key: str, value: int, low: int, high: int) -> None:
@@ -124,6 +147,16 @@ def _int(node: Node, key: str, default: int) -> int:
 def _optional_int(node: Node, key: str) -> int | None:
     value = node.try_get_context(key)
     return None if value in (None, "", "null") else _as_int(key, value)
+
+
+def _optional_str(node: Node, key: str) -> str | None:
+    value = node.try_get_context(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SettingsError(f"{key} must be a string, not {value!r}")
+    text = value.strip()
+    return None if text in ("", "null") else text
 
 
 def _origins(value: Any) -> tuple[str, ...]:

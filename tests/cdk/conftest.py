@@ -55,14 +55,21 @@ def template_with() -> Callable[[dict[str, Any]], Template]:
     return synth
 
 
-@pytest.fixture(scope="session")
-def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The cloud assembly of `python app.py`: real bundling, cdk-nag on, as a deploy would."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
+# Context that makes the CDK skip bundling (the asset hash is still computed): for
+# synths whose bundle is not looked at.
+NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+
+
+def run_app(outdir: Path, context: dict[str, Any] | None = None) -> Path:
+    """Run `python app.py` as the CDK CLI would (with `-c` context), writing to `outdir`."""
+    env = {**os.environ, "CDK_OUTDIR": str(outdir)}
+    env.pop("CDK_CONTEXT_JSON", None)
+    if context:
+        env["CDK_CONTEXT_JSON"] = json.dumps(context)  # what the CLI passes for `-c`
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=CDK_DIR,
-        env={**os.environ, "CDK_OUTDIR": str(outdir)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=280,  # under pytest-timeout, so the failure says why
@@ -70,6 +77,12 @@ def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, f"app.py failed:\n{result.stdout}\n{result.stderr}"
     return outdir
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cloud assembly of `python app.py`: real bundling, cdk-nag on, as a deploy would."""
+    return run_app(tmp_path_factory.mktemp("cdk.out"))
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,8 @@ def test_checks_are_live_and_fail_the_synth(tmp_path: Path) -> None:
         app.synth()
 
 
-def test_every_acknowledgement_is_needed_and_has_a_reason(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _acknowledged(monkeypatch: pytest.MonkeyPatch, context: dict[str, Any]) -> dict[str, str]:
+    """The acknowledgements a stack makes, checked to be exactly the findings it has."""
     acknowledged: dict[str, str] = {}
 
     def record(scope: Any, rule_id: str, reason: str) -> None:
@@ -54,11 +53,18 @@ def test_every_acknowledgement_is_needed_and_has_a_reason(
         acknowledged[rule_id] = reason
 
     monkeypatch.setattr(nag, "acknowledge", record)
-    unacknowledged = _findings(build_stack())
+    unacknowledged = _findings(build_stack(context))
 
     assert set(unacknowledged) == set(acknowledged), "stale or missing acknowledgements"
     for rule_id, reason in acknowledged.items():
         assert len(reason) >= MIN_REASON, (rule_id, reason)
+    return acknowledged
+
+
+def test_every_acknowledgement_is_needed_and_has_a_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    acknowledged = _acknowledged(monkeypatch, {})
     # Only these rules are acknowledged; anything new needs a fix or a reviewed reason.
     assert {rule_id.split("[")[0] for rule_id in acknowledged} == {
         "AwsSolutions-SMG4",
@@ -70,6 +76,18 @@ def test_every_acknowledgement_is_needed_and_has_a_reason(
     assert len(wildcards) == 4
     for prefix in ("user_dbs/", "user_media/", "uploads/", "exports/"):
         assert any(rule_id.endswith(f".Arn>/{prefix}*]") for rule_id in wildcards), prefix
+
+
+def test_with_an_existing_role_the_checks_still_run_and_nothing_is_left_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No role of ours, so no wildcard findings to acknowledge; the rest as usual.
+    context = {"javumbo:existingRoleArn": "arn:aws:iam::123456789012:role/LabRole"}
+    assert set(_acknowledged(monkeypatch, context)) == {
+        "AwsSolutions-SMG4",
+        "AwsSolutions-L1",
+        "AwsSolutions-APIG4",
+    }
 
 
 def test_app_synth_passed_the_checks_and_recorded_the_reasons(

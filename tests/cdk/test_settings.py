@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import App
 
 from javumbo_infra import names
-from javumbo_infra.settings import SettingsError, StackSettings
+from javumbo_infra.settings import SettingsError, StackSettings, assets_bucket_from_context
 from tests.cdk.conftest import CDK_DIR
 
 MIB = 1024 * 1024
@@ -70,6 +70,12 @@ def test_context_values_from_the_cli_are_strings() -> None:
         (names.CTX_ALARM_LATENCY_P95_MS, 0),
         (names.CTX_ALARM_LATENCY_P95_MS, 30_000),
         (names.CTX_ALARM_LATENCY_P95_MS, 1.5),
+        (names.CTX_EXISTING_ROLE_ARN, "LabRole"),
+        (names.CTX_EXISTING_ROLE_ARN, "arn:aws:iam::12345:role/LabRole"),
+        (names.CTX_EXISTING_ROLE_ARN, "arn:aws:iam::123456789012:user/student"),
+        (names.CTX_EXISTING_ROLE_ARN, "arn:aws:iam::123456789012:role/"),
+        (names.CTX_EXISTING_ROLE_ARN, "arn:aws:s3:::123456789012:role/LabRole"),
+        (names.CTX_EXISTING_ROLE_ARN, 123456789012),
     ],
 )
 def test_unusable_values_are_refused_naming_the_key(key: str, value: Any) -> None:
@@ -81,3 +87,33 @@ def test_unusable_values_are_refused_naming_the_key(key: str, value: Any) -> Non
 def test_cache_budget_leaves_room_in_tmp(ephemeral_mib: int) -> None:
     settings = StackSettings(ephemeral_storage_mib=ephemeral_mib)
     assert 0 < settings.cache_max_bytes <= ephemeral_mib * MIB - 256 * MIB
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:role/LabRole",
+        "arn:aws:iam::123456789012:role/service-role/voc-lab-role",
+        "arn:aws-us-gov:iam::123456789012:role/LabRole",
+        "arn:aws-cn:iam::123456789012:role/Lab.Role+x=1,y@z",
+    ],
+)
+def test_existing_role_arns_are_accepted(arn: str) -> None:
+    assert _from({names.CTX_EXISTING_ROLE_ARN: arn}).existing_role_arn == arn
+
+
+@pytest.mark.parametrize("value", [None, "", "null"])
+def test_no_existing_role_by_default(value: str | None) -> None:
+    assert _from({names.CTX_EXISTING_ROLE_ARN: value}).existing_role_arn is None
+
+
+def test_assets_bucket_is_optional_and_checked() -> None:
+    def bucket(value: Any) -> str | None:
+        return assets_bucket_from_context(App(context={names.CTX_ASSETS_BUCKET: value}).node)
+
+    assert bucket(None) is None
+    assert bucket("") is None
+    assert bucket("javumbo-assets-123456789012") == "javumbo-assets-123456789012"
+    for unusable in ("Javumbo_Assets", "ab", "-assets", "s3://javumbo-assets", 12345):
+        with pytest.raises(SettingsError, match=names.CTX_ASSETS_BUCKET):
+            bucket(unusable)
