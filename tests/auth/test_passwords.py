@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import bcrypt
+import pytest
 
 from auth.passwords import PasswordHasher
 
@@ -37,6 +38,51 @@ def test_legacy_plain_bcrypt_hash_is_upgraded_on_login() -> None:
     assert ok
     assert upgraded is not None and upgraded.startswith("$bcrypt-sha256$")
     assert hasher.verify("old password here", upgraded) == (True, None)
+
+
+def test_a_cost_12_2b_hash_from_the_bcrypt_library_verifies_and_upgrades() -> None:
+    # The original backend's hashes: bcrypt.hashpw at the library's default cost.
+    legacy = bcrypt.hashpw(b"old password here", bcrypt.gensalt(12)).decode()
+    assert legacy.startswith("$2b$12$")
+    hasher = PasswordHasher()
+    ok, upgraded = hasher.verify("old password here", legacy)
+    assert ok and upgraded is not None
+    assert upgraded.startswith("$bcrypt-sha256$v=2,t=2b,r=12$")
+    assert hasher.verify("old password heRe", legacy) == (False, None)
+
+
+@pytest.mark.parametrize("prefix", ["$2a$", "$2y$", "$2b$"])
+def test_every_plain_bcrypt_variant_verifies(prefix: str) -> None:
+    made = bcrypt.hashpw(b"old password here", bcrypt.gensalt(4)).decode()
+    legacy = prefix + made[4:]
+    assert PasswordHasher(rounds=4).verify("old password here", legacy)[0]
+
+
+def test_plain_bcrypt_reads_72_bytes_as_the_library_did_and_the_upgrade_reads_all() -> None:
+    # bcrypt before 5.0 ignored what followed byte 72; 5.0 refuses such passwords, and
+    # passlib with it. The original backend's long passwords must still log in.
+    long_password = "é" * 40 + "tail"  # 84 bytes in UTF-8
+    legacy = bcrypt.hashpw(long_password.encode()[:72], bcrypt.gensalt(4)).decode()
+    hasher = PasswordHasher(rounds=4)
+    ok, upgraded = hasher.verify(long_password, legacy)
+    assert ok and upgraded is not None
+    assert hasher.verify("é" * 36 + "other", legacy)[0]  # as the old backend judged it
+    assert hasher.verify(long_password, upgraded) == (True, None)
+    assert not hasher.verify("é" * 40 + "liat", upgraded)[0]  # every byte counts now
+
+
+def test_plain_bcrypt_takes_a_nul_byte_as_the_library_does() -> None:
+    legacy = bcrypt.hashpw(b"nul\x00inside password", bcrypt.gensalt(4)).decode()
+    hasher = PasswordHasher(rounds=4)
+    assert hasher.verify("nul\x00inside password", legacy)[0]
+    assert not hasher.verify("nul\x00outside password", legacy)[0]
+
+
+@pytest.mark.parametrize(
+    "stored", ["", "not a hash", "$2b$12$short", "$2x$04$" + "a" * 53, "$bcrypt-sha256$bad"]
+)
+def test_an_unusable_stored_hash_matches_nothing_and_raises_nothing(stored: str) -> None:
+    assert PasswordHasher(rounds=4).verify("any password at all", stored) == (False, None)
 
 
 def test_unknown_user_costs_as_much_as_a_wrong_password() -> None:
