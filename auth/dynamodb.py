@@ -3,6 +3,11 @@
 Users: partition key ``username``. Auth state: partition key ``pk``, with the TTL
 attribute ``expires_at`` so counters and revocations clean themselves up; TTL
 deletion lags, so reads also compare ``expires_at`` with the clock.
+
+User items written by the original backend are read as they are: ``created_at`` an
+ISO-8601 string rather than a number, no ``token_version``. Updates SET only what
+changes (the password hash) and ADD to the version, so every other attribute of such
+an item stays as that backend wrote it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -200,10 +207,35 @@ class DynamoAuthStateStore:
 
 
 def _user(item: Any) -> User:
+    username = item["username"]["S"]
     return User(
-        username=item["username"]["S"],
-        name=item["name"]["S"],
-        password_hash=item["password_hash"]["S"],
+        username=username,
+        name=item.get("name", {}).get("S", username),
+        # A missing hash matches no password (passwords.py logs it) instead of failing.
+        password_hash=item.get("password_hash", {}).get("S", ""),
         token_version=int(item.get("token_version", {}).get("N", "0")),
-        created_at=int(item.get("created_at", {}).get("N", "0")),
+        created_at=_epoch_seconds(item.get("created_at")),
     )
+
+
+def _epoch_seconds(value: Any) -> int:
+    """``created_at`` as whole epoch seconds: ours is a number, the original backend's an
+    ISO-8601 string such as ``2024-03-05T14:22:10.123456`` (no offset: UTC). Anything
+    unreadable is 0, for a login must never fail over a timestamp."""
+    if not isinstance(value, dict):
+        return 0
+    try:
+        if "N" in value:
+            return int(Decimal(value["N"]))
+        if "S" in value:
+            text = str(value["S"]).strip()
+            try:
+                return int(Decimal(text))
+            except InvalidOperation:
+                moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return int(moment.timestamp())
+    except (ArithmeticError, ValueError, TypeError, OverflowError):
+        pass
+    return 0

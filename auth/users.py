@@ -21,12 +21,14 @@ def revoked_key(token_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class User:
-    username: str  # always lower-case
+    # As stored: lower-case when registered here; an account of the original backend
+    # keeps the name it was created with (any case, spaces, unicode, `/`).
+    username: str
     name: str
     password_hash: str
     # Bumped to refuse every token issued before (password change, account deletion).
     token_version: int = 0
-    created_at: int = 0
+    created_at: int = 0  # epoch seconds; 0 when unknown
 
 
 @dataclass(frozen=True, slots=True)
