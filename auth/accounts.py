@@ -45,7 +45,13 @@ class Session:
 _lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="auth-lookup")
 
 
+# The longest username a login looks up: as long as a login request allows. Longer
+# names cannot belong to anyone, and would exceed what a DynamoDB key may hold.
+MAX_LOGIN_USERNAME = 64
+
+
 def normalise_username(username: str) -> str:
+    """How registration stores a username: without surrounding spaces, lower-case."""
     return username.strip().lower()
 
 
@@ -78,24 +84,51 @@ class Accounts:
         return user
 
     def login(self, username: str, password: str) -> Session:
-        username = normalise_username(username)
+        """Check the password of the user ``find_user`` names; a token for the stored name.
+
+        Failures are counted per stored username (per normalised name when nobody has
+        it), so every spelling that reaches one account shares one counter.
+        """
         now = self.clock()
-        failures = self.auth_state.login_failures(username, now=now)
+        given = username.strip()
+        if not given or len(given) > MAX_LOGIN_USERNAME:
+            self.hasher.verify(password, None)  # costs what any failed login costs
+            raise InvalidCredentials("wrong username or password")
+        user = self.find_user(given)
+        throttle_key = user.username if user else normalise_username(given)
+        failures = self.auth_state.login_failures(throttle_key, now=now)
         if failures.locked_until > now:
             raise TooManyAttempts(math.ceil(failures.locked_until - now))
-        user = self.users.get(username)
         ok, upgraded = self.hasher.verify(password, user.password_hash if user else None)
         if user is None or not ok:
-            count = self.auth_state.record_failure(username, now=now)
+            count = self.auth_state.record_failure(throttle_key, now=now)
             pause = self.throttle.pause_after(count)
             if pause:
-                self.auth_state.lock(username, until=now + pause, now=now)
+                self.auth_state.lock(throttle_key, until=now + pause, now=now)
             raise InvalidCredentials("wrong username or password")
         if failures.count:
-            self.auth_state.reset_failures(username)
+            self.auth_state.reset_failures(throttle_key)
         if upgraded is not None:
-            user = self.users.update_password(username, upgraded, bump_version=False)
+            user = self.users.update_password(user.username, upgraded, bump_version=False)
         return Session(self.tokens.issue(user.username, user.token_version, now=now), user)
+
+    def find_user(self, username: str) -> User | None:
+        """The account a login name means: the name exactly as given, else its normal form.
+
+        Accounts registered here are stored lower-case; accounts made by the original
+        backend keep the name they were created with ("Maria José", "Bob", "Ana/Lab1"),
+        which registration today would refuse. Surrounding spaces never count. The
+        exact name is tried first so that an old "Bob" still reaches Bob even after
+        someone registers "bob"; "BOB" reaches "bob" unless a "BOB" exists.
+        """
+        given = username.strip()
+        if not given:
+            return None
+        user = self.users.get(given)
+        normalised = normalise_username(given)
+        if user is None and normalised != given:
+            user = self.users.get(normalised)
+        return user
 
     def authenticate(self, token: str) -> tuple[User, TokenClaims]:
         """The user a bearer token speaks for; ``InvalidToken`` for any reason not to trust it."""
@@ -131,4 +164,11 @@ class Accounts:
         self.users.delete(user.username)
 
 
-__all__ = ["Accounts", "LoginThrottle", "Session", "UserExists", "normalise_username"]
+__all__ = [
+    "MAX_LOGIN_USERNAME",
+    "Accounts",
+    "LoginThrottle",
+    "Session",
+    "UserExists",
+    "normalise_username",
+]
