@@ -3,6 +3,17 @@
 Writes are atomic (temporary file, fsync, rename), ETags are the quoted MD5 of the
 bytes as S3 computes them for single-part uploads, and a lock file per key makes the
 check-and-write of a conditional PUT atomic across threads and processes.
+
+Keys map to files so that no key reaches outside the root or another key's file:
+each ``/``-separated part of the key is one file name in which everything but
+``a-z``, ``0-9``, ``.``, ``_`` and ``-`` is written as ``%XX`` (its UTF-8 bytes).
+``%`` itself is encoded, so two keys never share a file; upper case, non-ASCII,
+``\\`` and control characters are encoded, so a case-insensitive or
+Unicode-normalising file system cannot merge two keys either. Keys made only of
+those characters (every key the service writes today) keep their plain file names.
+Keys that have no faithful file are refused with ``ValueError``: an empty key, a
+leading ``/``, an empty, ``.`` or ``..`` part, a part whose name would be longer than
+a file name may be, text that is not valid Unicode, and the store's own directories.
 """
 
 from __future__ import annotations
@@ -28,10 +39,20 @@ from storage.objects import (
 
 _LOCK_DIR = ".locks"
 _TMP_DIR = ".tmp"
+# Characters that stand for themselves in a file name; every other one is %XX.
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+_NAME_MAX_BYTES = 255  # the longest file name Linux and macOS allow
 
 
 def md5_etag(body: bytes) -> str:
     return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+
+
+def file_name(part: str) -> str:
+    """The file name of one ``/``-separated part of a key (see the module doc)."""
+    return "".join(
+        c if c in _PLAIN else "".join(f"%{byte:02X}" for byte in c.encode("utf-8")) for c in part
+    )
 
 
 class LocalObjectStore:
@@ -102,7 +123,13 @@ class LocalObjectStore:
             raise ValueError(f"invalid object key: {key!r}")
         if parts[0] in (_LOCK_DIR, _TMP_DIR):
             raise ValueError(f"reserved object key: {key!r}")
-        return self.root.joinpath(*parts)
+        try:
+            names = [file_name(part) for part in parts]
+        except UnicodeEncodeError:
+            raise ValueError(f"invalid object key (not valid Unicode): {key!r}") from None
+        if any(len(name) > _NAME_MAX_BYTES for name in names):
+            raise ValueError(f"object key has a part too long for a file name: {key!r}")
+        return self.root.joinpath(*names)
 
     @staticmethod
     def _current_etag(path: Path) -> str | None:

@@ -127,3 +127,35 @@ def test_keys_are_independent(store: ObjectStore) -> None:
     store.put("user_dbs/b.anki2", b"b")
     assert fetch(store, "user_dbs/a.anki2").body == b"a"
     assert fetch(store, "user_dbs/b.anki2").body == b"b"
+
+
+# Keys that differ only in ways a file system might not keep apart: case, Unicode
+# normalisation, `%`-escapes against what they escape, `\` against `/`, a control
+# character. Both stores keep every one of them a separate object.
+LOOKALIKE_KEYS = [
+    "user_dbs/Maria José.anki2",
+    "user_dbs/maria josé.anki2",
+    "user_dbs/MARIA JOSÉ.anki2",
+    "user_dbs/Maria Jose\u0301.anki2",  # the same name, decomposed (NFD)
+    "user_dbs/Maria%20Jos%C3%A9.anki2",
+    "user_dbs/Ana/Lab1.anki2",
+    "user_dbs/Ana%2FLab1.anki2",
+    "user_dbs/Ana\\Lab1.anki2",
+    "user_dbs/Ana%5CLab1.anki2",
+    "user_dbs/100%.anki2",
+    "user_dbs/100%25.anki2",
+    "user_dbs/tab\there.anki2",
+    "user_dbs/nul\x00here.anki2",
+    "user_dbs/a@b.example.anki2",
+]
+
+
+def test_lookalike_keys_are_separate_objects(store: ObjectStore) -> None:
+    assert len(set(LOOKALIKE_KEYS)) == len(LOOKALIKE_KEYS)
+    for n, key in enumerate(LOOKALIKE_KEYS):
+        store.put(key, f"body {n}".encode(), if_none_match=ANY_ETAG)
+    for n, key in enumerate(LOOKALIKE_KEYS):
+        assert fetch(store, key).body == f"body {n}".encode()
+        assert store.head(key).size == len(f"body {n}")
+    store.delete(LOOKALIKE_KEYS[0])
+    assert all(fetch(store, key) for key in LOOKALIKE_KEYS[1:])
