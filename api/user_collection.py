@@ -16,8 +16,58 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+PREFIX = "user_dbs/"
+SUFFIX = ".anki2"
+# Appended to the key of a username that cannot have its plain key (see collection_key).
+ESCAPED_SUFFIX = ".anki2.escaped"
+
+
 def collection_key(username: str) -> str:
-    return f"user_dbs/{username}.anki2"
+    """The object key of a learner's collection, for any username whatsoever.
+
+    The rule, so that collections written by the original backend are found where
+    they are and yet no username can reach outside ``user_dbs/`` or another's object:
+
+    * ``user_dbs/{username}.anki2``, exactly, whenever that key is safe: the username
+      has no control character (U+0000-U+001F, U+007F) and none of the key's
+      ``/``-separated parts is empty, ``.`` or ``..``. That is every username our
+      registration accepts and almost every name the original backend did: "bob",
+      "Maria José", "a@b.c", "Ana/Lab1" (the key ``user_dbs/Ana/Lab1.anki2``). S3
+      keeps such a key as it is; the local store keeps it under its root.
+    * otherwise ``user_dbs/{escaped}.anki2.escaped``, where ``escaped`` is the username
+      with ``%``, ``/`` and every control character written as ``%XX`` (UTF-8): one
+      part, never ``.`` or ``..``, so it stays directly under ``user_dbs/`` even for
+      something that resolves ``..`` or collapses ``//`` (a proxy, a sync to disk).
+      "../etc" gets ``user_dbs/..%2Fetc.anki2.escaped``. Such a learner starts with an
+      empty collection; an object the original backend wrote under the plain key is
+      not read, and an operator copies it across if it is wanted.
+
+    No two usernames share a key: each form is injective (percent-encoding can be
+    undone because ``%`` itself is encoded), and the two forms never meet because
+    every plain key ends in ``.anki2`` and no escaped key does.
+    """
+    plain = f"{PREFIX}{username}{SUFFIX}"
+    if _is_safe_name(username):
+        return plain
+    return f"{PREFIX}{_escape(username)}{ESCAPED_SUFFIX}"
+
+
+def _is_control(char: str) -> bool:
+    return ord(char) < 0x20 or char == "\x7f"
+
+
+def _is_safe_name(username: str) -> bool:
+    if any(_is_control(c) for c in username):
+        return False
+    parts = f"{username}{SUFFIX}".split("/")
+    return all(part not in ("", ".", "..") for part in parts)
+
+
+def _escape(username: str) -> str:
+    return "".join(
+        "".join(f"%{byte:02X}" for byte in c.encode("utf-8")) if c in "%/" or _is_control(c) else c
+        for c in username
+    )
 
 
 class UserCollection:
