@@ -31,8 +31,21 @@ class RegisterRequest(BaseModel):
     password: Password
 
 
+# A username being looked up, not chosen: accounts made by the original backend may
+# have any 1-20 characters (upper case, spaces, unicode, `@`, `/`), so no pattern here.
+LoginUsername = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="As registered. Tried exactly as given (without surrounding spaces), "
+        "then in lower case.",
+    ),
+]
+
+
 class LoginRequest(BaseModel):
-    username: Annotated[str, Field(min_length=1, max_length=64)]
+    username: LoginUsername
     password: GivenPassword
 
 
