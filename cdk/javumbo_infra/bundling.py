@@ -3,6 +3,9 @@
 Dependencies are pip-installed as Linux arm64 wheels for the Lambda runtime's Python
 (cached per dependency list), then the project's own packages are copied beside them.
 
+Optionally, a built web app and a starter deck are copied in too (`web/`, `starter/`;
+see names.py), and their content is part of the asset hash.
+
 Everything is then compiled to bytecode by an interpreter of the runtime's version, if
 this machine has one (`python3.13` on PATH): the function's code directory is
 read-only, so without bytecode in the bundle every cold start compiles every module it
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, FileSystem, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from javumbo_infra import names
@@ -197,19 +200,44 @@ def copy_app_packages(project_root: Path, output_dir: Path) -> None:
         )
 
 
+def copy_extras(
+    output_dir: Path, *, web_dir: Path | None = None, starter_deck: Path | None = None
+) -> None:
+    """The web app's files as `web/`, the starter deck as `starter/<its name>`."""
+    for source, name in ((web_dir, names.BUNDLE_WEB_DIR), (starter_deck, names.BUNDLE_STARTER_DIR)):
+        if source is not None and (output_dir / name).exists():
+            raise BundlingError(f"a dependency installs a top-level {name!r}: it would clash")
+    if web_dir is not None:
+        shutil.copytree(web_dir, output_dir / names.BUNDLE_WEB_DIR)
+    if starter_deck is not None:
+        starter = output_dir / names.BUNDLE_STARTER_DIR
+        starter.mkdir()
+        shutil.copy2(starter_deck, starter / starter_deck.name)
+
+
 @jsii.implements(ILocalBundling)
 class LocalBundler:
     """Builds the bundle on this machine (the CDK falls back to Docker only if this fails)."""
 
-    def __init__(self, *, project_root: Path, python_version: str, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        project_root: Path,
+        python_version: str,
+        cache_dir: Path,
+        web_dir: Path | None = None,
+        starter_deck: Path | None = None,
+    ) -> None:
         self.project_root = project_root
         self.python_version = python_version
         self.cache_dir = cache_dir
+        self.web_dir = web_dir
+        self.starter_deck = starter_deck
         self.interpreter = interpreter_for(python_version)
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **options: Any) -> bool:
-        """Install (or reuse) the dependencies, copy the app packages beside them, and
-        compile the app packages when the dependencies were compiled."""
+        """Install (or reuse) the dependencies, copy the app packages (and the extras)
+        beside them, and compile the app packages when the dependencies were compiled."""
         interpreter = self.interpreter
         deps = install_dependencies(
             runtime_dependencies(self.project_root),
@@ -219,6 +247,7 @@ class LocalBundler:
         )
         shutil.copytree(deps, output_dir, dirs_exist_ok=True)
         copy_app_packages(self.project_root, Path(output_dir))
+        copy_extras(Path(output_dir), web_dir=self.web_dir, starter_deck=self.starter_deck)
         if interpreter is not None:
             for package in names.APP_PACKAGES:
                 compile_bytecode(Path(output_dir) / package, interpreter)
@@ -238,12 +267,19 @@ def lambda_code(
     runtime: lambda_.Runtime,
     project_root: Path = PROJECT_ROOT,
     cache_dir: Path = DEPS_CACHE_DIR,
+    web_dir: Path | None = None,
+    starter_deck: Path | None = None,
 ) -> lambda_.Code:
-    """The project as a Lambda asset, its hash taken from the sources it is built from."""
+    """The project as a Lambda asset, its hash taken from the sources it is built from.
+
+    `web_dir` (a built web app) and `starter_deck` (an Anki package) are bundled too.
+    """
     bundler = LocalBundler(
         project_root=project_root,
         python_version=python_version_of(runtime),
         cache_dir=cache_dir,
+        web_dir=web_dir,
+        starter_deck=starter_deck,
     )
     if bundler.interpreter is None:
         # Said on every synth, not only when the bundle is built (a staged one is reused).
@@ -266,11 +302,26 @@ def lambda_code(
             local=bundler,
             # Read by nobody: listed because bundling options are part of the asset hash,
             # so a new runtime version or platform rebuilds the bundle, and a bundle
-            # with bytecode is not taken for one without.
+            # with bytecode is not taken for one without. The extras may live outside the
+            # project, whose fingerprint is the rest of the hash: theirs are listed too.
             environment={
                 "JAVUMBO_BUNDLE_PYTHON": bundler.python_version,
                 "JAVUMBO_BUNDLE_PLATFORMS": ",".join(PLATFORMS),
                 "JAVUMBO_BUNDLE_BYTECODE": "yes" if bundler.interpreter else "no",
+                **extras_fingerprints(web_dir=web_dir, starter_deck=starter_deck),
             },
         ),
     )
+
+
+def extras_fingerprints(
+    *, web_dir: Path | None = None, starter_deck: Path | None = None
+) -> dict[str, str]:
+    """What the extras are, for the asset hash: nothing at all when there are none."""
+    found = {}
+    if web_dir is not None:
+        found["JAVUMBO_BUNDLE_WEB"] = FileSystem.fingerprint(str(web_dir))
+    if starter_deck is not None:
+        fingerprint = FileSystem.fingerprint(str(starter_deck))
+        found["JAVUMBO_BUNDLE_STARTER_DECK"] = f"{starter_deck.name}:{fingerprint}"
+    return found

@@ -31,6 +31,16 @@ TABLE_ACTIONS = (
 )
 
 
+def _bundled_files(settings: StackSettings) -> dict[str, str]:
+    """Where the function finds the extras bundled with it (javumbo_infra/bundling.py)."""
+    found = {}
+    if settings.web_dir_in_function is not None:
+        found[names.ENV_WEB_DIR] = settings.web_dir_in_function
+    if settings.starter_deck_in_function is not None:
+        found[names.ENV_STARTER_DECK] = settings.starter_deck_in_function
+    return found
+
+
 class ApiFunction(Construct):
     """The Lambda function, its log group and a role limited to what the app calls (or,
     in a restricted account, the existing role it is given)."""
@@ -91,6 +101,7 @@ class ApiFunction(Construct):
                 names.ENV_JWT_SECRET_ARN: signing_secret.secret_arn,
                 names.ENV_CACHE_DIR: names.CACHE_DIR,
                 names.ENV_CACHE_MAX_BYTES: str(settings.cache_max_bytes),
+                **_bundled_files(settings),
             },
         )
         nag.acknowledge(

@@ -33,6 +33,15 @@ ENV_JWT_SECRET_ARN = "JAVUMBO_JWT_SECRET_ARN"  # noqa: S105 (a variable name)
 ENV_CACHE_DIR = "JAVUMBO_CACHE_DIR"
 ENV_CACHE_MAX_BYTES = "JAVUMBO_CACHE_MAX_BYTES"
 CACHE_DIR = "/tmp/javumbo-cache"  # noqa: S108 (Lambda's only writable disk)
+ENV_WEB_DIR = "JAVUMBO_WEB_DIR"
+ENV_STARTER_DECK = "JAVUMBO_STARTER_DECK"
+
+# Where the bundle is on Lambda (the function's code directory), and the optional
+# extras copied into it beside the app packages: the web app's files, a starter deck.
+BUNDLE_ROOT = "/var/task"
+BUNDLE_WEB_DIR = "web"
+BUNDLE_STARTER_DIR = "starter"
+STARTER_DECK_SUFFIXES = (".apkg", ".colpkg")
 
 # Context keys (cdk.json, or `cdk deploy -c key=value`).
 CTX_CORS_ORIGINS = "javumbo:corsOrigins"
@@ -48,6 +57,10 @@ CTX_ALARM_CONFLICT_PERCENT = "javumbo:alarmConflictPercent"
 CTX_EXISTING_ROLE_ARN = "javumbo:existingRoleArn"
 # Publish assets to this bucket with the CLI's credentials: no bootstrap stack needed.
 CTX_ASSETS_BUCKET = "javumbo:assetsBucket"
+# A built single-page web app (index.html, assets/) served by the function.
+CTX_WEB_DIR = "javumbo:webDir"
+# An Anki package every new learner's collection starts with.
+CTX_STARTER_DECK = "javumbo:starterDeck"
 
 # Where assets go in the assets bucket (cdk/app.py).
 ASSETS_BUCKET_PREFIX = "javumbo-assets/"

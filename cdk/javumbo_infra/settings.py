@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from constructs import Node
@@ -41,6 +42,10 @@ class StackSettings:
     # Restricted accounts (javumbo_infra/function.py): the role the function runs as,
     # instead of one the stack creates.
     existing_role_arn: str | None = None
+    # Bundled with the function (javumbo_infra/bundling.py): a built web app to serve,
+    # and a package every new learner starts with.
+    web_dir: Path | None = None
+    starter_deck: Path | None = None
 
     def __post_init__(self) -> None:
         _check_range(names.CTX_MEMORY_MIB, self.memory_mib, 128, 10240)
@@ -65,6 +70,35 @@ class StackSettings:
                 f"{names.CTX_EXISTING_ROLE_ARN}: {self.existing_role_arn!r} is not an IAM role "
                 "ARN (arn:aws:iam::<account id>:role/<name>)"
             )
+        if self.web_dir is not None and not (self.web_dir / "index.html").is_file():
+            raise SettingsError(
+                f"{names.CTX_WEB_DIR}: {self.web_dir} is not a directory with an index.html "
+                "(a built web app, e.g. the client's dist/)"
+            )
+        if self.starter_deck is not None:
+            if self.starter_deck.suffix.lower() not in names.STARTER_DECK_SUFFIXES:
+                raise SettingsError(
+                    f"{names.CTX_STARTER_DECK}: {self.starter_deck.name!r} is not an Anki "
+                    f"package ({' or '.join(names.STARTER_DECK_SUFFIXES)})"
+                )
+            if not self.starter_deck.is_file():
+                raise SettingsError(
+                    f"{names.CTX_STARTER_DECK}: there is no file {self.starter_deck}"
+                )
+
+    @property
+    def web_dir_in_function(self) -> str | None:
+        """Where the function finds the web app, if one is bundled."""
+        if self.web_dir is None:
+            return None
+        return f"{names.BUNDLE_ROOT}/{names.BUNDLE_WEB_DIR}"
+
+    @property
+    def starter_deck_in_function(self) -> str | None:
+        """Where the function finds the starter deck, if one is bundled."""
+        if self.starter_deck is None:
+            return None
+        return f"{names.BUNDLE_ROOT}/{names.BUNDLE_STARTER_DIR}/{self.starter_deck.name}"
 
     @property
     def cache_max_bytes(self) -> int:
@@ -93,6 +127,8 @@ class StackSettings:
                 node, names.CTX_ALARM_CONFLICT_PERCENT, defaults.alarm_conflict_percent
             ),
             existing_role_arn=_optional_str(node, names.CTX_EXISTING_ROLE_ARN),
+            web_dir=_optional_path(node, names.CTX_WEB_DIR),
+            starter_deck=_optional_path(node, names.CTX_STARTER_DECK),
         )
 
 
@@ -157,6 +193,12 @@ def _optional_str(node: Node, key: str) -> str | None:
         raise SettingsError(f"{key} must be a string, not {value!r}")
     text = value.strip()
     return None if text in ("", "null") else text
+
+
+def _optional_path(node: Node, key: str) -> Path | None:
+    # Relative paths are from where the app runs: cdk/ for the CDK CLI.
+    text = _optional_str(node, key)
+    return None if text is None else Path(text).expanduser().resolve()
 
 
 def _origins(value: Any) -> tuple[str, ...]:

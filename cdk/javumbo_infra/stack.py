@@ -41,13 +41,16 @@ class JavumboStack(Stack):
         for flag, value in FEATURE_FLAGS.items():
             self.node.set_context(flag, value)
         settings = settings or StackSettings.from_context(self.node)
+        code = code or lambda_code(
+            runtime=RUNTIME, web_dir=settings.web_dir, starter_deck=settings.starter_deck
+        )
 
         self.storage = CollectionStorage(self, "Storage", cors_origins=settings.cors_origins)
         self.signing = SigningSecret(self, "Signing")
         self.api_function = ApiFunction(
             self,
             "Api",
-            code=code or lambda_code(runtime=RUNTIME),
+            code=code,
             settings=settings,
             bucket=self.storage.bucket,
             users_table=self.storage.users_table,

@@ -85,6 +85,24 @@ def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_app(tmp_path_factory.mktemp("cdk.out"))
 
 
+@pytest.fixture
+def web_dist(tmp_path: Path) -> Path:
+    """A built single-page web app, as `npm run build` leaves it."""
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text('<!doctype html><script src="/assets/app-1234.js"></script>')
+    (dist / "assets" / "app-1234.js").write_text("console.log('javumbo')\n")
+    return dist
+
+
+@pytest.fixture
+def starter_deck(tmp_path: Path) -> Path:
+    """A package to start every collection with (its content is the app's business)."""
+    deck = tmp_path / "Spanish Basics.apkg"
+    deck.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    return deck
+
+
 @pytest.fixture(scope="session")
 def synthesized_template(synthesized_app: Path) -> dict[str, Any]:
     return json.loads((synthesized_app / f"{STACK_NAME}.template.json").read_text())

@@ -12,12 +12,15 @@ import warnings
 from pathlib import Path
 
 import pytest
-from aws_cdk import FileSystem
+from aws_cdk import App, DockerImage, FileSystem, Stack
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Template
 
 from javumbo_infra import bundling, names
 from javumbo_infra.function import RUNTIME
-from tests.cdk.conftest import CDK_DIR
+from javumbo_infra.stack import JavumboStack
+from tests.cdk import helpers
+from tests.cdk.conftest import CDK_DIR, NO_BUNDLING
 
 PROJECT_ROOT = CDK_DIR.parent
 MAX_BUNDLE_MIB = 80
@@ -353,9 +356,6 @@ def test_asset_hash_ignores_everything_else(fake_project: Path, changed: str) ->
 def test_asset_hash_tells_a_bundle_with_bytecode_from_one_without(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from aws_cdk import App, Stack
-    from aws_cdk.assertions import Template
-
     def s3_key(interpreter: str | None) -> str:
         monkeypatch.setattr(bundling, "interpreter_for", lambda _version: interpreter)
         # Bundling skipped: the asset hash is still computed from sources and options.
@@ -376,3 +376,77 @@ def test_asset_hash_tells_a_bundle_with_bytecode_from_one_without(
 
     assert s3_key(None) != s3_key("/usr/bin/python3.13")
     assert s3_key(None) == s3_key(None)
+
+
+# --- extras: a built web app and a starter deck -------------------------------------
+
+
+def test_extras_are_bundled_beside_the_app_packages(
+    tmp_path: Path, web_dist: Path, starter_deck: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole bundling step, with an empty stand-in for the installed dependencies."""
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    monkeypatch.setattr(bundling, "install_dependencies", lambda *_args, **_kwargs: deps)
+    monkeypatch.setattr(bundling, "interpreter_for", lambda _version: None)
+    bundler = bundling.LocalBundler(
+        project_root=PROJECT_ROOT,
+        python_version="3.13",
+        cache_dir=tmp_path / "cache",
+        web_dir=web_dist,
+        starter_deck=starter_deck,
+    )
+    output = tmp_path / "asset"
+    output.mkdir()
+    assert bundler.try_bundle(str(output), image=DockerImage.from_registry("unused"))
+
+    web = output / names.BUNDLE_WEB_DIR
+    assert (web / "index.html").read_text() == (web_dist / "index.html").read_text()
+    assert (web / "assets" / "app-1234.js").is_file()
+    assert (output / "starter" / starter_deck.name).read_bytes() == starter_deck.read_bytes()
+    for package in names.APP_PACKAGES:
+        assert (output / package / "__init__.py").is_file(), package
+
+
+def test_without_extras_nothing_is_added(tmp_path: Path) -> None:
+    bundling.copy_extras(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert bundling.extras_fingerprints() == {}  # and the asset hash is as before
+
+
+def test_an_extra_clashing_with_a_dependency_is_refused(tmp_path: Path, web_dist: Path) -> None:
+    (tmp_path / "web").mkdir()
+    with pytest.raises(bundling.BundlingError, match="web"):
+        bundling.copy_extras(tmp_path, web_dir=web_dist)
+
+
+def _stack_code_key(context: dict[str, object]) -> str:
+    """The function's S3 key (its asset hash) for a stack built from context, unbundled."""
+    stack = JavumboStack(App(context={**NO_BUNDLING, **context}), "Hash")
+    _, function = helpers.function(Template.from_stack(stack))
+    return str(function["Properties"]["Code"]["S3Key"])
+
+
+@pytest.mark.filterwarnings("ignore::javumbo_infra.bundling.BytecodeWarning")
+def test_asset_hash_follows_the_web_app_and_the_starter_deck(
+    web_dist: Path, starter_deck: Path
+) -> None:
+    plain = _stack_code_key({})
+    web = _stack_code_key({names.CTX_WEB_DIR: str(web_dist)})
+    both = _stack_code_key(
+        {names.CTX_WEB_DIR: str(web_dist), names.CTX_STARTER_DECK: str(starter_deck)}
+    )
+    assert len({plain, web, both}) == 3
+    assert _stack_code_key({names.CTX_WEB_DIR: str(web_dist)}) == web  # stable
+
+    (web_dist / "assets" / "app-1234.js").write_text("console.log('changed')\n")
+    changed_web = _stack_code_key({names.CTX_WEB_DIR: str(web_dist)})
+    assert changed_web not in {plain, web}
+
+    starter_deck.write_bytes(b"another package")
+    assert (
+        _stack_code_key(
+            {names.CTX_WEB_DIR: str(web_dist), names.CTX_STARTER_DECK: str(starter_deck)}
+        )
+        != both
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,3 +138,24 @@ def test_function_may_only_read_the_signing_secret(template: Template) -> None:
         assert helpers.as_list(statement["Resource"]) == [{"Ref": secret_id}]
     actions = {a for s in secret_statements for a in helpers.as_list(s["Action"])}
     assert "secretsmanager:GetSecretValue" in actions
+
+
+def test_bundled_web_app_and_starter_deck_are_announced_to_the_app(
+    template_with: Callable[[dict[str, Any]], Template], web_dist: Path, starter_deck: Path
+) -> None:
+    template = template_with(
+        {"javumbo:webDir": str(web_dist), "javumbo:starterDeck": str(starter_deck)}
+    )
+    _, fn = helpers.function(template)
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert set(env) == ENV_NAMES | {"JAVUMBO_WEB_DIR", "JAVUMBO_STARTER_DECK"}
+    # /var/task is where Lambda puts the bundle.
+    assert env["JAVUMBO_WEB_DIR"] == "/var/task/web"
+    assert env["JAVUMBO_STARTER_DECK"] == "/var/task/starter/Spanish Basics.apkg"
+
+
+def test_web_app_alone(template_with: Callable[[dict[str, Any]], Template], web_dist: Path) -> None:
+    _, fn = helpers.function(template_with({"javumbo:webDir": str(web_dist)}))
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["JAVUMBO_WEB_DIR"] == "/var/task/web"
+    assert "JAVUMBO_STARTER_DECK" not in env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +118,31 @@ def test_assets_bucket_is_optional_and_checked() -> None:
     for unusable in ("Javumbo_Assets", "ab", "-assets", "s3://javumbo-assets", 12345):
         with pytest.raises(SettingsError, match=names.CTX_ASSETS_BUCKET):
             bucket(unusable)
+
+
+def test_web_dir_must_hold_a_built_app(tmp_path: Path, web_dist: Path) -> None:
+    assert _from({names.CTX_WEB_DIR: str(web_dist)}).web_dir == web_dist.resolve()
+    assert _from({names.CTX_WEB_DIR: None}).web_dir is None
+    (tmp_path / "empty").mkdir()
+    for unusable in (tmp_path / "missing", tmp_path / "empty", web_dist / "index.html"):
+        with pytest.raises(SettingsError, match=names.CTX_WEB_DIR):
+            _from({names.CTX_WEB_DIR: str(unusable)})
+
+
+def test_relative_paths_are_from_where_the_app_runs(
+    web_dist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(web_dist.parent)
+    assert _from({names.CTX_WEB_DIR: "dist"}).web_dir == web_dist.resolve()
+
+
+def test_starter_deck_must_be_an_anki_package(tmp_path: Path, starter_deck: Path) -> None:
+    assert _from({names.CTX_STARTER_DECK: str(starter_deck)}).starter_deck == starter_deck.resolve()
+    colpkg = tmp_path / "collection.COLPKG"
+    colpkg.write_bytes(b"")
+    assert _from({names.CTX_STARTER_DECK: str(colpkg)}).starter_deck == colpkg.resolve()
+    text = tmp_path / "deck.txt"
+    text.write_text("front;back\n")
+    for unusable in (tmp_path / "missing.apkg", text, tmp_path):
+        with pytest.raises(SettingsError, match=names.CTX_STARTER_DECK):
+            _from({names.CTX_STARTER_DECK: str(unusable)})
