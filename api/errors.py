@@ -68,6 +68,20 @@ class ErrorOut(BaseModel):
     error: str
 
 
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class FieldErrorsOut(BaseModel):
+    """A 422: every field problem in ``detail``, the first one as a sentence in ``error``."""
+
+    detail: list[FieldProblem]
+    code: str
+    error: str
+
+
 def error_body(code: str, detail: str) -> dict[str, str]:
     """The body of every error answer but 422's (see ``field_errors_response``)."""
     return {"detail": detail, "code": code, "error": detail}

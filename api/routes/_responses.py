@@ -3,13 +3,18 @@
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
-from api.errors import ErrorOut
+from api.errors import ErrorOut, FieldErrorsOut
 
 Responses = dict[int | str, dict[str, Any]]
 
-_ERROR_SCHEMA = ErrorOut.__name__
-_ERROR_CONTENT = {"application/json": {"schema": {"$ref": f"#/components/schemas/{_ERROR_SCHEMA}"}}}
+# 422s list field problems; every other error is one message.
+_SCHEMAS: dict[str, type[BaseModel]] = {"ErrorOut": ErrorOut, "FieldErrorsOut": FieldErrorsOut}
+
+
+def _content(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
 
 
 def errors(**by_status: str) -> Responses:
@@ -20,8 +25,11 @@ def errors(**by_status: str) -> Responses:
     import time (a Lambda cold start) for an answer it never validates.
     """
     return {
-        int(status.lstrip("_")): {"description": description, "content": _ERROR_CONTENT}
-        for status, description in by_status.items()
+        int(code): {
+            "description": description,
+            "content": _content("FieldErrorsOut" if code == "422" else "ErrorOut"),
+        }
+        for code, description in ((s.lstrip("_"), d) for s, d in by_status.items())
     }
 
 
@@ -36,8 +44,11 @@ def document_error_schema(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         schema = build()
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        if _ERROR_SCHEMA not in schemas:
-            schemas[_ERROR_SCHEMA] = ErrorOut.model_json_schema()
+        for name, model in _SCHEMAS.items():
+            if name not in schemas:
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(body.pop("$defs", {}))
+                schemas[name] = body
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import CollectionDep
 from api.routes._responses import SIGNED_IN, errors
+from api.schemas.base import AnkiId
 from api.schemas.cards import CardCreate, CardCreated, CardMove, CardOut, CardReset, CardUpdate
 from collection import card_actions, cards
 
@@ -33,12 +34,12 @@ def add_card(body: CardCreate, collection: CollectionDep) -> CardCreated:
 
 
 @router.get("/{card_id:int}", responses=_NOT_FOUND)
-def get_card(card_id: int, collection: CollectionDep) -> CardOut:
+def get_card(card_id: AnkiId, collection: CollectionDep) -> CardOut:
     return CardOut.of(collection.read(lambda conn: cards.get_card(conn, card_id)))
 
 
 @router.put("/{card_id:int}", responses=_NOT_FOUND)
-def update_card(card_id: int, body: CardUpdate, collection: CollectionDep) -> CardOut:
+def update_card(card_id: AnkiId, body: CardUpdate, collection: CollectionDep) -> CardOut:
     """Replace the card's front and back."""
     now = time.time()
     return CardOut.of(
@@ -49,7 +50,7 @@ def update_card(card_id: int, body: CardUpdate, collection: CollectionDep) -> Ca
 
 
 @router.delete("/{card_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
-def delete_card(card_id: int, collection: CollectionDep) -> Response:
+def delete_card(card_id: AnkiId, collection: CollectionDep) -> Response:
     now = time.time()
     collection.write(lambda conn: cards.delete_card(conn, card_id, now=now))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -66,29 +67,29 @@ def _act(collection: CollectionDep, card_id: int, action: Callable[..., None]) -
 
 
 @router.post("/{card_id:int}/suspend", responses=_NOT_FOUND)
-def suspend(card_id: int, collection: CollectionDep) -> CardOut:
+def suspend(card_id: AnkiId, collection: CollectionDep) -> CardOut:
     """Keep the card out of reviews until it is unsuspended."""
     return _act(collection, card_id, card_actions.suspend)
 
 
 @router.post("/{card_id:int}/unsuspend", responses=_NOT_FOUND)
-def unsuspend(card_id: int, collection: CollectionDep) -> CardOut:
+def unsuspend(card_id: AnkiId, collection: CollectionDep) -> CardOut:
     return _act(collection, card_id, card_actions.unsuspend)
 
 
 @router.post("/{card_id:int}/bury", responses=_NOT_FOUND)
-def bury(card_id: int, collection: CollectionDep) -> CardOut:
+def bury(card_id: AnkiId, collection: CollectionDep) -> CardOut:
     """Hide the card until tomorrow."""
     return _act(collection, card_id, card_actions.bury)
 
 
 @router.post("/{card_id:int}/unbury", responses=_NOT_FOUND)
-def unbury(card_id: int, collection: CollectionDep) -> CardOut:
+def unbury(card_id: AnkiId, collection: CollectionDep) -> CardOut:
     return _act(collection, card_id, card_actions.unbury)
 
 
 @router.post("/{card_id:int}/forget", responses=_NOT_FOUND)
-def forget(card_id: int, collection: CollectionDep, body: CardReset | None = None) -> CardOut:
+def forget(card_id: AnkiId, collection: CollectionDep, body: CardReset | None = None) -> CardOut:
     """Make the card new again, at the end of the new cards (Anki's "Reset")."""
     reset_counts = body.reset_counts if body else False
     return _act(
@@ -102,7 +103,7 @@ def forget(card_id: int, collection: CollectionDep, body: CardReset | None = Non
     "/{card_id:int}/move",
     responses=errors(_404="No such card or deck in your collection"),
 )
-def move(card_id: int, body: CardMove, collection: CollectionDep) -> CardOut:
+def move(card_id: AnkiId, body: CardMove, collection: CollectionDep) -> CardOut:
     """Move the card to another deck."""
     return _act(
         collection,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from api.deps import CollectionDep
 from api.routes._responses import SIGNED_IN, errors
+from api.schemas.base import AnkiId
 from api.schemas.cards import DeckCardsOut
 from api.schemas.decks import (
     CurrentDeckIn,
@@ -59,7 +60,7 @@ def set_current_deck(body: CurrentDeckIn, collection: CollectionDep) -> DeckOut:
     "/{deck_id:int}/rename",
     responses=errors(_404="No such deck in your collection", _409="A deck with that name exists"),
 )
-def rename_deck(deck_id: int, body: DeckRename, collection: CollectionDep) -> DeckOut:
+def rename_deck(deck_id: AnkiId, body: DeckRename, collection: CollectionDep) -> DeckOut:
     """Rename a deck; its subdecks move with it."""
     now = time.time()
     return DeckOut.of(
@@ -74,7 +75,7 @@ def rename_deck(deck_id: int, body: DeckRename, collection: CollectionDep) -> De
         _404="No such deck in your collection", _400="The default deck cannot be deleted"
     ),
 )
-def delete_deck(deck_id: int, collection: CollectionDep) -> Response:
+def delete_deck(deck_id: AnkiId, collection: CollectionDep) -> Response:
     """Delete a deck, its subdecks, and their cards."""
     now = time.time()
     collection.write(lambda conn: decks.delete_deck(conn, deck_id, now=now))
@@ -82,16 +83,16 @@ def delete_deck(deck_id: int, collection: CollectionDep) -> Response:
 
 
 @router.get("/{deck_id:int}/stats", responses=_NOT_FOUND)
-def deck_stats(deck_id: int, collection: CollectionDep) -> DeckStatsOut:
+def deck_stats(deck_id: AnkiId, collection: CollectionDep) -> DeckStatsOut:
     """Cards of the deck and its subdecks, counted by state."""
     return DeckStatsOut.of(deck_id, collection.read(lambda conn: stats.deck_stats(conn, deck_id)))
 
 
 @router.get("/{deck_id:int}/cards", responses=_NOT_FOUND)
 def deck_cards(
-    deck_id: int,
+    deck_id: AnkiId,
     collection: CollectionDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(alias="perPage", ge=1, le=500)] = 10,
 ) -> DeckCardsOut:
     """The deck's cards, oldest first, a page at a time."""

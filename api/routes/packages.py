@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from api.deps import CollectionDep, CurrentUser, SettingsDep, get_services
 from api.errors import NotAvailable, UnsupportedUpload, UploadNotFound
 from api.routes._responses import SIGNED_IN, Responses, errors
+from api.schemas.base import AnkiId
 from api.schemas.packages import ImportFromUpload, ImportSummaryOut, UploadUrlOut
 from api.services import Services
 from collection.decks import get_deck
@@ -108,7 +109,7 @@ def export_collection(
     responses={**_PACKAGE, **errors(_404="No such deck in your collection")},
 )
 def export_deck(
-    deck_id: int, collection: CollectionDep, settings: SettingsDep, transfers: TransfersDep
+    deck_id: AnkiId, collection: CollectionDep, settings: SettingsDep, transfers: TransfersDep
 ) -> Response:
     """A deck and its subdecks as an `.apkg`."""
     return _export(collection, settings, transfers, deck_id)
@@ -147,9 +148,11 @@ _IMPORT_BODY: dict[str, Any] = {
     "/api/import",
     openapi_extra=_IMPORT_BODY,
     responses=errors(
+        _400="Imports by key exist on AWS only",
         _404="No such upload of yours",
         _413="The package is too large",
         _415="Not an Anki package",
+        _422="The package is damaged or unsafe to open; nothing was imported",
     ),
 )
 async def import_collection(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query
 
 from api.deps import CollectionDep
 from api.routes._responses import SIGNED_IN, errors
+from api.schemas.base import AnkiId
 from api.schemas.review import AnswerIn, AnswerOut, NextCardOut
 from collection import review
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/review", tags=["review"], responses=SIGNED_IN)
 @router.get("", responses=errors(_404="No such deck in your collection"))
 def next_card(
     collection: CollectionDep,
-    deck_id: Annotated[int | None, Query(alias="deckId")] = None,
+    deck_id: Annotated[AnkiId | None, Query(alias="deckId")] = None,
 ) -> NextCardOut:
     """The card to study now in a deck and its subdecks (default: the current deck)."""
     now = time.time()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from api.schemas.base import CamelModel
+from api.schemas.base import AnkiId, CamelIn, CamelModel
 from collection.cards import CardPage, CardView
 
 MAX_FIELD = 100_000
@@ -15,22 +15,22 @@ FieldText = Annotated[
 ]
 
 
-class CardCreate(CamelModel):
+class CardCreate(CamelIn):
     front: FieldText
     back: FieldText = ""
-    deck_id: int | None = Field(default=None, description="Default: the current deck.")
+    deck_id: AnkiId | None = Field(default=None, description="Default: the current deck.")
 
 
-class CardUpdate(CamelModel):
+class CardUpdate(CamelIn):
     front: FieldText
     back: FieldText = ""
 
 
-class CardMove(CamelModel):
-    deck_id: int
+class CardMove(CamelIn):
+    deck_id: AnkiId
 
 
-class CardReset(CamelModel):
+class CardReset(CamelIn):
     reset_counts: bool = Field(default=False, description="Also zero reviews and lapses.")
 
 

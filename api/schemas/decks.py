@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from api.schemas.base import CamelModel
+from api.schemas.base import AnkiId, CamelIn, CamelModel
 from collection.decks import Deck
 from collection.stats import DeckStats
 
@@ -29,16 +29,16 @@ class DeckListOut(CamelModel):
     decks: list[DeckOut]
 
 
-class DeckCreate(CamelModel):
+class DeckCreate(CamelIn):
     name: DeckName
 
 
-class DeckRename(CamelModel):
+class DeckRename(CamelIn):
     name: DeckName
 
 
-class CurrentDeckIn(CamelModel):
-    deck_id: int
+class CurrentDeckIn(CamelIn):
+    deck_id: AnkiId
 
 
 class StateCounts(CamelModel):

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from api.schemas.base import CamelModel
+from api.schemas.base import CamelIn, CamelModel
 
 if TYPE_CHECKING:  # the package code loads only when a package is imported or exported
     from collection.apkg import ImportSummary
 
 
-class ImportFromUpload(CamelModel):
+class ImportFromUpload(CamelIn):
     key: str = Field(max_length=256, description="The key from POST /api/import/upload-url")
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from api.schemas.base import CamelModel
+from api.schemas.base import SQLITE_MAX_INT, AnkiId, CamelIn, CamelModel
 from collection.review import AnswerOutcome, NextCard
 
 
@@ -87,11 +87,11 @@ class NextCardOut(CamelModel):
         )
 
 
-class AnswerIn(CamelModel):
-    card_id: int
+class AnswerIn(CamelIn):
+    card_id: AnkiId
     ease: Annotated[int, Field(ge=1, le=4, description="1 Again, 2 Hard, 3 Good, 4 Easy")]
     time_taken: Annotated[int, Field(ge=0, le=86_400_000, description="Milliseconds")] = 0
-    expected_reviews: int | None = Field(
+    expected_reviews: Annotated[int, Field(ge=0, le=SQLITE_MAX_INT)] | None = Field(
         default=None,
         description="The card's `reviews` when it was shown; if it has moved on (answered "
         "elsewhere), the answer is refused with 409 instead of applied twice.",

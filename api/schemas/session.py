@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 SessionId = Annotated[str, Field(max_length=128)]
 
@@ -14,6 +14,8 @@ class SessionStartOut(BaseModel):
 
 
 class SessionFlushIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     session_id: SessionId | None = None
 
 
