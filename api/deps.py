@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -71,8 +72,19 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 CurrentClaims = Annotated[TokenClaims, Depends(get_current_claims)]
 
 
-def get_user_collection(session: SessionDep, user: CurrentUser) -> UserCollection:
-    return UserCollection(session, user.username)
+def get_new_collection(request: Request) -> Callable[[], bytes]:
+    """Makes a new learner's first collection (with the starter deck, when one is set)."""
+    new_collection: Callable[[], bytes] = request.app.state.new_collection
+    return new_collection
+
+
+NewCollectionDep = Annotated[Callable[[], bytes], Depends(get_new_collection)]
+
+
+def get_user_collection(
+    session: SessionDep, user: CurrentUser, new_collection: NewCollectionDep
+) -> UserCollection:
+    return UserCollection(session, user.username, new_collection)
 
 
 CollectionDep = Annotated[UserCollection, Depends(get_user_collection)]

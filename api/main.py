@@ -25,11 +25,13 @@ from api.observability import RequestLog, configure_request_log
 from api.routes import auth, cards, decks, health, me, packages, review, session
 from api.routes._responses import document_error_schema, errors
 from api.services import Services
+from api.starter import StarterDeck
 from api.web import install_docs, install_web_app
 from auth.accounts import Accounts
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from auth.users import AuthStateStore, UserRepository
+from collection.schema import new_collection_bytes
 from storage.cache import DiskCache
 from storage.objects import ObjectStore
 from storage.s3 import S3ObjectStore
@@ -133,6 +135,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ),
     )
     app.state.settings = settings
+    # Checked now, so that a bad file stops start-up instead of failing registrations.
+    app.state.new_collection = (
+        StarterDeck.checked(settings.starter_deck).collection_bytes
+        if settings.starter_deck is not None
+        else new_collection_bytes
+    )
     app.state.services = LazyServices(
         (lambda: services) if services is not None else (lambda: build_services(settings))
     )

@@ -77,10 +77,17 @@ class UserCollection:
     created on first use, so the account is never stuck.
     """
 
-    def __init__(self, session: S3SQLiteSession, username: str) -> None:
+    def __init__(
+        self,
+        session: S3SQLiteSession,
+        username: str,
+        new_collection: Callable[[], bytes] = new_collection_bytes,
+    ) -> None:
         self.session = session
         self.username = username
         self.key = collection_key(username)
+        # What a new learner starts with: an empty collection, or the starter deck's.
+        self.new_collection = new_collection
 
     def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -97,9 +104,9 @@ class UserCollection:
             return self.session.write(self.key, operation)
 
     def ensure_exists(self) -> None:
-        """Create an empty collection unless one exists; never overwrite."""
+        """Create the learner's first collection unless one exists; never overwrite."""
         try:
-            self.session.create(self.key, new_collection_bytes())
+            self.session.create(self.key, self.new_collection())
         except CollectionExists:
             pass
         else:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     # A built single-page web app (index.html, hashed files under assets/) served at `/`.
     web_dir: Path | None = None
+    # An Anki package imported into every new collection (checked at start-up: main.py).
+    starter_deck: Path | None = None
 
     @field_validator("web_dir")
     @classmethod

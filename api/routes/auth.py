@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import AccountsDep, CurrentClaims, SessionDep
+from api.deps import AccountsDep, CurrentClaims, NewCollectionDep, SessionDep
 from api.routes._responses import SIGNED_IN, errors
 from api.schemas.accounts import LoginRequest, RegisterRequest, TokenOut, UserOut
 from api.user_collection import UserCollection
@@ -35,11 +35,16 @@ def _token(session: Session) -> TokenOut:
     status_code=status.HTTP_201_CREATED,
     responses=errors(_409="The username is taken"),
 )
-def register(body: RegisterRequest, accounts: AccountsDep, session: SessionDep) -> UserOut:
-    """Create an account and its empty Anki collection."""
+def register(
+    body: RegisterRequest,
+    accounts: AccountsDep,
+    session: SessionDep,
+    new_collection: NewCollectionDep,
+) -> UserOut:
+    """Create an account and its Anki collection (empty, or with the starter deck)."""
     user = accounts.register(body.username, body.name, body.password)
     try:
-        UserCollection(session, user.username).ensure_exists()
+        UserCollection(session, user.username, new_collection).ensure_exists()
     except StorageError:
         # The account stands; the collection is created on first use instead.
         log.warning("collection of new user %s not created yet", user.username, exc_info=True)
