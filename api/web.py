@@ -90,7 +90,7 @@ def _swagger_init(root: str, openapi_url: str) -> str:
     return (
         f"window.ui = SwaggerUIBundle(Object.assign({json.dumps(options)}, {{\n"
         "  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],\n"
-        "}});\n"
+        "}));\n"
     )
 
 

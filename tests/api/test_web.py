@@ -116,3 +116,6 @@ def test_docs_load_only_files_the_app_serves(client: TestClient) -> None:
     assert b"SwaggerUIBundle" in bundle.content
     init = client.get("/docs/swagger-init.js").text
     assert '"url": "/openapi.json"' in init
+    # The script must at least be balanced to run (a browser shows a blank page if not).
+    for opening, closing in ("{}", "()", "[]"):
+        assert init.count(opening) == init.count(closing), (opening, init)
