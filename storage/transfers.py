@@ -3,6 +3,10 @@
 API Gateway and Lambda cap request and response bodies at about 6 MB, so big `.apkg`
 files travel straight between the learner and S3, under `uploads/` and `exports/`
 (the bucket's lifecycle removes both after a day).
+
+Every such key is ``{uploads|exports}/{segment}/{random}.apkg``, where ``segment`` is
+the learner's username made into exactly one path segment (see ``learner_segment``),
+so that a learner's keys never overlap another's and never step outside the prefix.
 """
 
 from __future__ import annotations
@@ -21,6 +25,46 @@ if TYPE_CHECKING:
 
 UPLOADS = "uploads"
 EXPORTS = "exports"
+
+
+def _is_control(char: str) -> bool:
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F  # C0 controls, DEL, C1 controls
+
+
+def _is_escaped(char: str) -> bool:
+    # Lone surrogates too: a key must be UTF-8, and they have no UTF-8 of their own.
+    return char in "%/" or _is_control(char) or 0xD800 <= ord(char) <= 0xDFFF
+
+
+def _percent(text: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in text.encode("utf-8", "surrogatepass"))
+
+
+def learner_segment(username: str) -> str:
+    """The learner's part of an upload or export key: one segment, only theirs.
+
+    The rule, for any username whatsoever:
+
+    * ``%``, ``/`` and every control character (U+0000-U+001F, U+007F-U+009F), and any
+      lone surrogate, are written as ``%XX`` of their UTF-8 bytes; everything else is
+      kept as it is. So the segment holds no ``/`` and no control character.
+    * a username that is exactly ``.`` or ``..`` is written ``%2E`` or ``%2E%2E``, so no
+      segment is a ``.`` or ``..`` that a path or URL normaliser would resolve.
+      ``...`` and longer runs of dots are no such segment and are kept.
+
+    Usernames our registration makes (3-32 of ``[a-z0-9_.-]``) hold none of these, so
+    their segment is the username itself: ``alice`` -> ``uploads/alice/...``.
+    "Ana/Lab1" -> ``Ana%2FLab1``; "a%2Fb" -> ``a%252Fb``; ".." -> ``%2E%2E``.
+
+    No two usernames share a segment: ``%`` itself is encoded, so percent-decoding the
+    segment (``urllib.parse.unquote``) gives the username back, exactly.
+    """
+    if not username:
+        raise ValueError("a username is never empty")
+    if username in (".", ".."):
+        return _percent(username)
+    return "".join(_percent(c) if _is_escaped(c) else c for c in username)
 
 
 class TooLarge(Exception):
@@ -42,7 +86,7 @@ class PackageTransfers:
 
     def upload_url(self, username: str) -> PresignedUpload:
         """A URL the learner PUTs a package to; only this key, only for a while."""
-        key = f"{UPLOADS}/{username}/{uuid.uuid4().hex}.apkg"
+        key = f"{UPLOADS}/{learner_segment(username)}/{uuid.uuid4().hex}.apkg"
         url = self.client.generate_presigned_url(
             "put_object",
             Params={"Bucket": self.bucket, "Key": key, "ContentType": "application/octet-stream"},
@@ -52,9 +96,26 @@ class PackageTransfers:
 
     @staticmethod
     def owns(username: str, key: str) -> bool:
-        prefix = f"{UPLOADS}/{username}/"
-        rest = key.removeprefix(prefix)
-        return key.startswith(prefix) and "/" not in rest and ".." not in rest and rest != ""
+        """Whether ``key`` is one of this learner's uploads: segment by segment, exactly.
+
+        ``uploads/{learner_segment(username)}/{name}`` and nothing else: three
+        ``/``-separated parts, the middle one equal to the learner's segment (never a
+        prefix match, so "Ana" does not own the uploads of "Ana/Lab1"), and a name that
+        is not empty, holds no ``..`` and no control character.
+        """
+        if not username:
+            return False
+        parts = key.split("/")
+        if len(parts) != 3:
+            return False
+        prefix, segment, name = parts
+        return (
+            prefix == UPLOADS
+            and segment == learner_segment(username)
+            and name not in ("", ".")
+            and ".." not in name
+            and not any(_is_control(c) for c in name)
+        )
 
     def download(self, key: str, target: Path, *, max_bytes: int) -> int:
         """Stream an uploaded package to ``target``; ``TooLarge`` past ``max_bytes``."""
@@ -85,7 +146,7 @@ class PackageTransfers:
 
     def publish_export(self, username: str, source: Path, filename: str) -> str:
         """Store an export and return a presigned GET that downloads it as ``filename``."""
-        key = f"{EXPORTS}/{username}/{uuid.uuid4().hex}.apkg"
+        key = f"{EXPORTS}/{learner_segment(username)}/{uuid.uuid4().hex}.apkg"
         try:
             self.client.upload_file(
                 str(source),
