@@ -1,16 +1,20 @@
-"""Fixtures for session tests: a session over HTTP to moto, with its requests logged."""
+"""Fixtures for storage tests: every object store, and a session over HTTP to moto."""
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from storage.cache import DiskCache
+from storage.local import LocalObjectStore
+from storage.objects import ObjectStore
 from storage.s3 import S3ObjectStore
 from storage.session import RetryPolicy, S3SQLiteSession
 from tests.conftest import s3_client_for
@@ -18,6 +22,18 @@ from tests.support.moto_server import MotoServer
 from tests.support.s3_log import S3RequestLog
 
 KEY = "user_dbs/alice.anki2"
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    """Each object store the service has, for tests every backend must pass (the contract)."""
+    if request.param == "local":
+        yield LocalObjectStore(tmp_path / "objects")
+        return
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="contract")
+        yield S3ObjectStore(client, "contract")
 
 
 def counter_db_bytes(value: int = 0, *, padding_kib: int = 0) -> bytes:

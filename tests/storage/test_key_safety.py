@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import posixpath
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from api.user_collection import collection_key
 from storage.local import LocalObjectStore
 from storage.objects import ObjectStore, StoredObject
-from storage.s3 import S3ObjectStore
 
 HOSTILE_KEYS = [
     "user_dbs/../../etc/x.anki2",
@@ -222,17 +218,6 @@ def test_legacy_names_keys_are_pairwise_distinct() -> None:
     assert len(set(keys)) == len(LEGACY_NAMES)
     for key in keys:
         assert_key_is_safe(key)
-
-
-@pytest.fixture(params=["s3", "local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
-    if request.param == "local":
-        yield LocalObjectStore(tmp_path / "objects")
-        return
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="keys")
-        yield S3ObjectStore(client, "keys")
 
 
 def test_every_legacy_name_has_its_own_object_in_either_store(

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from storage.local import LocalObjectStore
 from storage.objects import (
     ANY_ETAG,
     NotModified,
@@ -20,20 +15,8 @@ from storage.objects import (
     StoredObject,
     normalise_etag,
 )
-from storage.s3 import S3ObjectStore
 
 KEY = "user_dbs/alice.anki2"
-
-
-@pytest.fixture(params=["s3", "local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
-    if request.param == "local":
-        yield LocalObjectStore(tmp_path / "objects")
-        return
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="contract")
-        yield S3ObjectStore(client, "contract")
 
 
 def fetch(store: ObjectStore, key: str = KEY) -> StoredObject:
