@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import tempfile
 import time
-from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,15 +14,19 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from api.deps import CollectionDep, CurrentUser, SettingsDep, get_services
-from api.errors import NotAvailable, UnsupportedUpload, UploadNotFound
+from api.errors import NotAvailable, UnsupportedUpload
+from api.packages import (
+    export_package_file,
+    import_package_file,
+    import_upload,
+    publish_if_large,
+    scratch_file,
+)
 from api.routes._responses import SIGNED_IN, Responses, errors
 from api.schemas.base import AnkiId
 from api.schemas.packages import ImportFromUpload, ImportSummaryOut, UploadUrlOut
 from api.services import Services
-from collection.decks import get_deck
-from collection.errors import PackageTooLarge
-from storage.objects import ObjectNotFound
-from storage.transfers import PackageTransfers, TooLarge
+from storage.transfers import PackageTransfers
 
 router = APIRouter(tags=["packages"], responses=SIGNED_IN)
 
@@ -47,51 +46,23 @@ def get_transfers(services: Annotated[Services, Depends(get_services)]) -> Packa
 TransfersDep = Annotated[PackageTransfers | None, Depends(get_transfers)]
 
 
-def _private_file(suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix="javumbo-", suffix=suffix)
-    os.close(fd)
-    return Path(name)
-
-
 def _export(
     collection: CollectionDep,
     settings: SettingsDep,
     transfers: PackageTransfers | None,
     deck_id: int | None,
 ) -> Response:
-    # Imported here, not at the top: most Lambda cold starts never export or import.
-    from collection.apkg import export_filename, export_package
-
-    now = time.time()
-    snapshot, package = _private_file(".anki2"), _private_file(".apkg")
-    try:
-        # Only the snapshot is taken under the collection's lock; writers wait for
-        # that copy, not for the pruning and zipping.
-        def take_snapshot(conn: sqlite3.Connection) -> None:
-            with closing(sqlite3.connect(snapshot)) as target:
-                conn.backup(target)
-
-        collection.read(take_snapshot)
-        with closing(sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)) as conn:
-            deck_name = get_deck(conn, deck_id).name if deck_id is not None else None
-            export_package(conn, package, deck_id=deck_id, now=now)
-    except BaseException:
-        package.unlink(missing_ok=True)
-        raise
-    finally:
-        snapshot.unlink(missing_ok=True)
-    filename = export_filename(deck_name, now)
-    if transfers is not None and package.stat().st_size > settings.export_redirect_bytes:
-        try:
-            url = transfers.publish_export(collection.username, package, filename)
-        finally:
-            package.unlink(missing_ok=True)
+    exported = export_package_file(collection, deck_id, now=time.time())
+    url = publish_if_large(
+        exported, collection.username, transfers, redirect_bytes=settings.export_redirect_bytes
+    )
+    if url is not None:
         return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
     return FileResponse(
-        package,
+        exported.path,
         media_type="application/octet-stream",
-        filename=filename,
-        background=BackgroundTask(package.unlink, missing_ok=True),
+        filename=exported.filename,
+        background=BackgroundTask(exported.path.unlink, missing_ok=True),
     )
 
 
@@ -166,33 +137,33 @@ async def import_collection(
     Notes already here (same guid) are updated when the package's are newer, otherwise
     skipped; nothing is duplicated. Media files are counted, not imported.
     """
-    from collection.apkg import ImportLimits, import_package
-
-    package = _private_file(".apkg")
-    try:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("multipart/form-data"):
+    content_type = request.headers.get("content-type", "")
+    now = time.time()
+    if content_type.startswith("multipart/form-data"):
+        with scratch_file(".apkg") as package:
             await _receive_file(request, package)
-            cleanup: Callable[[], None] | None = None
-        elif content_type.startswith("application/json"):
-            key = await _receive_key(request, collection.username, transfers)
-            assert transfers is not None
-            await run_in_threadpool(_download, transfers, key, package, settings.import_max_bytes)
-
-            def cleanup() -> None:
-                transfers.delete(key)
-        else:
-            raise UnsupportedUpload("Send the package as multipart field `file`, or JSON {key}.")
-        now = time.time()
-        limits = ImportLimits(max_bytes=settings.import_max_bytes)
+            summary = await run_in_threadpool(
+                import_package_file,
+                collection,
+                package,
+                max_bytes=settings.import_max_bytes,
+                now=now,
+            )
+    elif content_type.startswith("application/json"):
+        if transfers is None:
+            raise NotAvailable("Uploads by key exist on AWS only; POST the file to /api/import.")
+        key = await _receive_key(request)
         summary = await run_in_threadpool(
-            collection.write, lambda conn: import_package(conn, package, now=now, limits=limits)
+            import_upload,
+            collection,
+            transfers,
+            key,
+            max_bytes=settings.import_max_bytes,
+            now=now,
         )
-        if cleanup is not None:
-            await run_in_threadpool(cleanup)
-        return ImportSummaryOut.of(summary)
-    finally:
-        package.unlink(missing_ok=True)
+    else:
+        raise UnsupportedUpload("Send the package as multipart field `file`, or JSON {key}.")
+    return ImportSummaryOut.of(summary)
 
 
 async def _receive_file(request: Request, target: Path) -> None:
@@ -205,24 +176,11 @@ async def _receive_file(request: Request, target: Path) -> None:
                 out.write(chunk)
 
 
-async def _receive_key(request: Request, username: str, transfers: PackageTransfers | None) -> str:
-    if transfers is None:
-        raise NotAvailable("Uploads by key exist on AWS only; POST the file to /api/import.")
+async def _receive_key(request: Request) -> str:
     try:
         body = ImportFromUpload.model_validate_json(await request.body())
     except ValidationError as error:
         raise UnsupportedUpload(
             f"The JSON body must be {{key}}: {error.errors()[0]['msg']}"
         ) from None
-    if not PackageTransfers.owns(username, body.key):
-        raise UploadNotFound("No upload of yours has that key; it may have expired.")
     return body.key
-
-
-def _download(transfers: PackageTransfers, key: str, target: Path, max_bytes: int) -> None:
-    try:
-        transfers.download(key, target, max_bytes=max_bytes)
-    except TooLarge:
-        raise PackageTooLarge(f"The package is larger than {max_bytes >> 20} MiB.") from None
-    except ObjectNotFound:
-        raise UploadNotFound("No upload of yours has that key; it may have expired.") from None
