@@ -4,6 +4,16 @@ Answers are ``{"detail": ..., "code": <machine-readable>, "error": <one sentence
 ``detail`` is FastAPI's convention (a message, or for 422 the list of field problems),
 ``error`` is what the Javumbo web client shows a learner (for 422, the first field's
 problem). No answer ever carries a traceback.
+
+The API's own exceptions are defined here too; each package keeps its own in its
+``errors.py`` (auth/errors.py, collection/errors.py, storage's) and they are mapped
+below:
+
+- ``NotAvailable`` (400): the operation does not exist on this backend (AWS only).
+- ``UnsupportedUpload`` (415): an import request not shaped as a package upload.
+- ``UploadNotFound`` (404): no upload of this learner has that key.
+- ``StarterDeckInvalid``: not an answer but a start-up failure; the configured
+  starter deck cannot be used (api/starter.py), and the message names the setting.
 """
 
 from __future__ import annotations
@@ -58,6 +68,10 @@ class UnsupportedUpload(Exception):
 
 class UploadNotFound(Exception):
     """No upload of this learner has that key (404)."""
+
+
+class StarterDeckInvalid(ValueError):
+    """The configured starter deck cannot be used; the message names the setting."""
 
 
 class ErrorOut(BaseModel):

@@ -12,12 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from api.errors import StarterDeckInvalid
 from collection.errors import CollectionError
 from collection.schema import new_collection_bytes
-
-
-class StarterDeckInvalid(ValueError):
-    """The configured starter deck cannot be used; the message names the setting."""
 
 
 class StarterDeck:
