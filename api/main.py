@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         )
     app.add_middleware(SecurityHeaders)
     # Added last, so outermost: it sees every answer, 413s and 500s included.
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, on_lambda=settings.on_lambda)
     configure_request_log()
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -84,9 +83,10 @@ def _unrouted(scope: Scope, status: int) -> str:
 class RequestLog:
     """Pure ASGI middleware: times the request and writes its line, whatever happens."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, on_lambda: bool) -> None:
         self.app = app
-        self.on_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+        # On Lambda the line also carries the embedded metrics (Settings.on_lambda).
+        self.on_lambda = on_lambda
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

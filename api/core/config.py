@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from auth.tokens import MIN_SECRET_BYTES
 
 MiB = 1024 * 1024
+# Set by the Lambda runtime in every function's environment.
+LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 
 
 class Settings(BaseSettings):
@@ -80,6 +83,15 @@ class Settings(BaseSettings):
                 "JAVUMBO_BACKEND=aws needs these environment variables: " + ", ".join(missing)
             )
         return self
+
+    @property
+    def on_lambda(self) -> bool:
+        """Whether the app runs on AWS Lambda, which sets ``AWS_LAMBDA_FUNCTION_NAME``.
+
+        Not a ``JAVUMBO_`` setting but the runtime's own variable, so it is read when
+        asked (the app asks once, when it is built) rather than when the settings are.
+        """
+        return bool(os.environ.get(LAMBDA_FUNCTION_NAME))
 
 
 @lru_cache(maxsize=1)
