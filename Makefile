@@ -29,6 +29,7 @@ run: $(VENV)/.serve
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
@@ -44,4 +45,4 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench --command "make bench $(BENCH_ARGS)" $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
