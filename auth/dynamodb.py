@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
 
 
-def make_dynamodb_client(*, connect_timeout: float = 3, read_timeout: float = 5) -> DynamoDBClient:
+def make_dynamodb_client(*, connect_timeout: float, read_timeout: float) -> DynamoDBClient:
+    """A DynamoDB client; the timeouts are the settings' (api/core/config.py)."""
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
