@@ -462,7 +462,7 @@ time; that, moto's own work and boto3's are the "local overhead" in the direct r
 trips above, and every scenario pays it alike. The proxy and moto run in processes of
 their own, apart from the load generator.
 
-**Collections** are built directly in SQLite (`bench/seed.py`): Basic notes in a small
+**Collections** are built directly in SQLite (`tests/support/seed.py`): Basic notes in a small
 deck tree (the study deck `Languages` with two subdecks, plus `Geography`), a year of
 history: a quarter new, most reviews (some due), a few learning, relearning and
 suspended, three revlog entries per review card. Each learner registers through the API;

@@ -26,10 +26,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bench.imports import cold_imports
-from bench.seed import build_collection
 from bench.servers import App, Child
 from bench.stats import Call, app_figures, aws_figures, latency_ms, percentile
 from tests.support.aws_env import provision
+from tests.support.seed import build_collection
 
 OURS = "api.main:app"
 NAIVE = "bench.naive:app"

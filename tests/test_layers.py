@@ -52,6 +52,24 @@ VIOLATIONS = [
         "the app imports neither the tests nor the benchmark",
         "auth._forbidden_tests -> tests.support",
     ),
+    (
+        "bench/_forbidden.py",
+        "import tests.conftest\n",
+        "bench uses the tests only through tests.support",
+        "bench._forbidden -> tests.conftest",
+    ),
+    (
+        "tests/support/_forbidden.py",
+        "import tests.conftest\n",
+        "tests.support imports no other test module and no bench",
+        "tests.support._forbidden -> tests.conftest",
+    ),
+    (
+        "tests/_forbidden.py",
+        "import bench\n",
+        "only tests.bench imports bench",
+        "tests._forbidden -> bench",
+    ),
 ]
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bench.seed import STUDY_DECK, build_collection
 from collection.decks import get_current_deck
 from collection.review import next_card
 from storage.objects import NotModified
@@ -17,6 +16,7 @@ from storage.s3 import S3ObjectStore
 from storage.session import check_database
 from tests.conftest import s3_client_for
 from tests.support.moto_server import MotoServer
+from tests.support.seed import STUDY_DECK, build_collection
 
 
 @pytest.fixture(scope="module")

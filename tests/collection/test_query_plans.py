@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 import collection.col
-from bench.seed import STUDY_DECK, build_collection
 from collection import review, stats
 from collection.col import Col
 from collection.decks import DeckIndex, get_current_deck
@@ -40,6 +39,7 @@ from collection.scheduler import (
     REVLOG_REVIEW,
 )
 from tests.collection.conftest import NOW
+from tests.support.seed import STUDY_DECK, build_collection
 
 CARDS = 20_000
 # A full pass over a table, even over a covering index, costs the collection's size.

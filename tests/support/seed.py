@@ -54,7 +54,7 @@ def _text(rng: random.Random, words: int) -> str:
 def build_collection(cards: int, *, seed: int = 8, now: float | None = None) -> Seeded:
     """The bytes of a collection with `cards` Basic cards, as a year of study leaves it."""
     now = time.time() if now is None else now
-    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="javumbo-seed-") as tmp:
         path = Path(tmp) / "collection.anki2"
         with closing(sqlite3.connect(path)) as conn:
