@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.core.config import MiB
 from api.errors import error_body
-
-MiB = 1024 * 1024
 
 
 def _message(limit: int) -> str:

@@ -10,9 +10,8 @@ from typing import Any
 
 from constructs import Node
 
+from api.core.config import MiB
 from javumbo_infra import names
-
-MIB = 1024 * 1024
 
 # arn:<partition>:iam::<account>:role/<optional path/>name
 ROLE_ARN = re.compile(r"arn:aws[-a-z]*:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -103,7 +102,7 @@ class StackSettings:
     @property
     def cache_max_bytes(self) -> int:
         """Three quarters of /tmp: the rest is for the copy being written and scratch files."""
-        return self.ephemeral_storage_mib * MIB * 3 // 4
+        return self.ephemeral_storage_mib * MiB * 3 // 4
 
     @classmethod
     def from_context(cls, node: Node) -> StackSettings:
