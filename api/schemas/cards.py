@@ -7,11 +7,10 @@ from typing import Annotated
 from pydantic import Field
 
 from api.schemas.base import AnkiId, CamelIn, CamelModel
-from collection.cards import CardPage, CardView
+from collection.cards import MAX_FIELD_CHARS, CardPage, CardView
 
-MAX_FIELD = 100_000
 FieldText = Annotated[
-    str, Field(max_length=MAX_FIELD, description="HTML allowed; kept exactly as sent.")
+    str, Field(max_length=MAX_FIELD_CHARS, description="HTML allowed; kept exactly as sent.")
 ]
 
 
