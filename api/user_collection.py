@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
+from api.core.names import PREFIX_COLLECTIONS as PREFIX
 from collection.schema import new_collection_bytes
 from storage.objects import ObjectNotFound
 from storage.session import CollectionExists, S3SQLiteSession
@@ -16,7 +17,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-PREFIX = "user_dbs/"
 SUFFIX = ".anki2"
 # Appended to the key of a username that cannot have its plain key (see collection_key).
 ESCAPED_SUFFIX = ".anki2.escaped"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The app's own names: the bucket's layout.
+from api.core.names import PREFIX_COLLECTIONS, PREFIX_EXPORTS, PREFIX_MEDIA, PREFIX_UPLOADS
+
 STACK_NAME = "Javumbo"
 
 # The Lambda entry point, inside the bundle (api/lambda_handler.py).
@@ -11,10 +14,6 @@ HANDLER = "api.lambda_handler.handler"
 APP_PACKAGES = ("api", "auth", "collection", "storage")
 
 # Key prefixes in the collections bucket that the function may read and write.
-PREFIX_COLLECTIONS = "user_dbs/"
-PREFIX_MEDIA = "user_media/"
-PREFIX_UPLOADS = "uploads/"
-PREFIX_EXPORTS = "exports/"
 OBJECT_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_MEDIA, PREFIX_UPLOADS, PREFIX_EXPORTS)
 # Scratch objects (import uploads, export files) are never kept longer than this.
 SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS)

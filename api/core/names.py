@@ -1,0 +1,18 @@
+"""The collections bucket's layout: one definition for the app and the stack.
+
+The app writes under these prefixes, and the CDK stack (cdk/javumbo_infra/names.py)
+grants the function these prefixes and no others and expires the scratch ones, so a
+prefix renamed here is renamed in the function's permissions too.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# One Anki collection per learner: `user_dbs/{username}.anki2` (api/user_collection.py).
+PREFIX_COLLECTIONS: Final = "user_dbs/"
+# Learners' media files: the function may use it; the app stores none yet.
+PREFIX_MEDIA: Final = "user_media/"
+# Scratch objects, kept at most a day: presigned package uploads and large exports.
+PREFIX_UPLOADS: Final = "uploads/"
+PREFIX_EXPORTS: Final = "exports/"
