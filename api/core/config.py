@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         if self.backend != "aws":
             return self
         missing = [
-            f"JAVUMBO_{name.upper()}"
+            env_name(name)
             for name in ("bucket", "users_table", "auth_table")
             if not getattr(self, name)
         ]
@@ -98,3 +98,17 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once."""
     return Settings()
+
+
+def env_name(setting: str) -> str:
+    """The environment variable a setting is read from: ``JAVUMBO_BUCKET`` for ``bucket``.
+
+    A name that is not a setting raises, so whatever sets the app's environment (the CDK
+    stack) stops when a setting is renamed instead of setting a variable nobody reads.
+    """
+    field = Settings.model_fields.get(setting)
+    if field is None:
+        raise ValueError(f"{setting!r} is not a setting of api/core/config.py's Settings")
+    if isinstance(field.validation_alias, str):
+        return field.validation_alias
+    return f"{Settings.model_config.get('env_prefix', '')}{setting}".upper()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# The app's own names: the bucket's layout.
+# The app's own names: the bucket's layout and its settings' environment variables.
+from api.core.config import env_name
 from api.core.names import PREFIX_COLLECTIONS, PREFIX_EXPORTS, PREFIX_MEDIA, PREFIX_UPLOADS
 
 STACK_NAME = "Javumbo"
@@ -23,17 +24,18 @@ USERS_PARTITION_KEY = "username"
 AUTH_PARTITION_KEY = "pk"
 AUTH_TTL_ATTRIBUTE = "expires_at"
 
-# The function's environment (api/core/config.py reads these).
-ENV_BACKEND = "JAVUMBO_BACKEND"
-ENV_BUCKET = "JAVUMBO_BUCKET"
-ENV_USERS_TABLE = "JAVUMBO_USERS_TABLE"
-ENV_AUTH_TABLE = "JAVUMBO_AUTH_TABLE"
-ENV_JWT_SECRET_ARN = "JAVUMBO_JWT_SECRET_ARN"  # noqa: S105 (a variable name)
-ENV_CACHE_DIR = "JAVUMBO_CACHE_DIR"
-ENV_CACHE_MAX_BYTES = "JAVUMBO_CACHE_MAX_BYTES"
+# The function's environment: the variables api/core/config.py reads, named from its
+# Settings fields (env_name raises for a field that does not exist, stopping the synth).
+ENV_BACKEND = env_name("backend")
+ENV_BUCKET = env_name("bucket")
+ENV_USERS_TABLE = env_name("users_table")
+ENV_AUTH_TABLE = env_name("auth_table")
+ENV_JWT_SECRET_ARN = env_name("jwt_secret_arn")
+ENV_CACHE_DIR = env_name("cache_dir")
+ENV_CACHE_MAX_BYTES = env_name("cache_max_bytes")
 CACHE_DIR = "/tmp/javumbo-cache"  # noqa: S108 (Lambda's only writable disk)
-ENV_WEB_DIR = "JAVUMBO_WEB_DIR"
-ENV_STARTER_DECK = "JAVUMBO_STARTER_DECK"
+ENV_WEB_DIR = env_name("web_dir")
+ENV_STARTER_DECK = env_name("starter_deck")
 
 # Where the bundle is on Lambda (the function's code directory), and the optional
 # extras copied into it beside the app packages: the web app's files, a starter deck.
