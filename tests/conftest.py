@@ -14,7 +14,7 @@ from moto import mock_aws
 from auth.local import LocalUserStore
 from auth.users import AuthStateStore, UserRepository
 from storage.local import LocalObjectStore
-from tests.support.api_rig import Rig, build_rig, dynamodb_tables
+from tests.support.api_rig import USER_STORES, Rig, build_rig, dynamodb_tables
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import MotoServer
 
@@ -67,13 +67,19 @@ def bucket(moto_server: MotoServer, request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture(params=["local", "dynamodb"])
+@pytest.fixture
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
-    """The app with users in a local SQLite file or in DynamoDB (moto)."""
+    """The app with users in a local SQLite file, or in DynamoDB (moto) for tests that
+    parametrize it: ``pytest.mark.parametrize("rig", USER_STORES, indirect=True)``.
+
+    Only accounts and tokens depend on the user store, so only their tests run on both.
+    """
     with mock_aws():
         users: UserRepository
         auth_state: AuthStateStore
-        if request.param == "dynamodb":
+        store = getattr(request, "param", "local")
+        assert store in USER_STORES, store
+        if store == "dynamodb":
             users, auth_state = dynamodb_tables()
         else:
             users = auth_state = LocalUserStore(tmp_path / "users.sqlite3")

@@ -8,7 +8,10 @@ import pytest
 
 from api.user_collection import collection_key
 from storage.objects import ObjectNotFound, StoredObject
-from tests.support.api_rig import PASSWORD, Rig
+from tests.support.api_rig import PASSWORD, USER_STORES, Rig
+
+# Accounts and tokens are what the user stores hold: every test here runs on each.
+pytestmark = pytest.mark.parametrize("rig", USER_STORES, indirect=True)
 
 
 def test_register_creates_user_and_collection(rig: Rig) -> None:

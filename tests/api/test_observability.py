@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.observability import log as request_log
-from tests.support.api_rig import PASSWORD, Rig
+from tests.support.api_rig import PASSWORD, USER_STORES, Rig
 
 
 class Lines(logging.Handler):
@@ -62,6 +62,7 @@ def test_request_id_from_the_client_is_kept(rig: Rig, lines: Lines) -> None:
     assert lines.records[-1]["requestId"] != "bad id with spaces\nand lines"
 
 
+@pytest.mark.parametrize("rig", USER_STORES, indirect=True)
 def test_no_secrets_or_contents_in_the_lines(rig: Rig, lines: Lines) -> None:
     headers = rig.signed_up("alice")
     token = headers["Authorization"].removeprefix("Bearer ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api_rig import Rig
+from tests.support.api_rig import USER_STORES, Rig
 
 
 @pytest.fixture
@@ -59,6 +59,7 @@ def test_session_routes_and_health_need_a_token(rig: Rig, method: str, path: str
     assert response.json()["error"]
 
 
+@pytest.mark.parametrize("rig", USER_STORES, indirect=True)
 def test_signed_in_health_names_the_learner(rig: Rig, alice: dict[str, str]) -> None:
     response = rig.client.get("/api/health", headers=alice)
     assert response.status_code == 200

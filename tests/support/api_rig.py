@@ -26,6 +26,8 @@ from storage.session import S3SQLiteSession
 
 SECRET = "test-signing-secret-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery"
+# The user stores the `rig` fixture can put accounts in (local is the default).
+USER_STORES = ("local", "dynamodb")
 
 
 @dataclass
