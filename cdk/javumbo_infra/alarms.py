@@ -16,6 +16,8 @@ whose policy cannot grant it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -47,9 +49,16 @@ class Alarms(Construct):
         http_api: apigwv2.HttpApi,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.key = self._topic_key()
+        self.topic = self._topic(self.key)
+        self.error_rate = self._error_rate_alarm(http_api, settings.alarm_5xx_percent)
+        self.latency = self._latency_alarm(settings.alarm_latency_p95_ms)
+        self.conflict_rate = self._conflict_rate_alarm(settings.alarm_conflict_percent)
+
+    def _from_our_alarms(self) -> dict[str, Any]:
+        """Only this stack's alarms, in this account, may use the key and the topic."""
         stack = Stack.of(self)
-        # Only this stack's alarms, in this account, may use the key and the topic.
-        from_our_alarms = {
+        return {
             "StringEquals": {"aws:SourceAccount": stack.account},
             "ArnLike": {
                 "aws:SourceArn": stack.format_arn(
@@ -60,7 +69,9 @@ class Alarms(Construct):
                 )
             },
         }
-        self.key = kms.Key(
+
+    def _topic_key(self) -> kms.Key:
+        key = kms.Key(
             self,
             "TopicKey",
             description="Javumbo: encrypts the alarm notification topic.",
@@ -69,32 +80,37 @@ class Alarms(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             pending_window=Duration.days(7),
         )
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsEncrypt",
                 principals=[iam.ServicePrincipal(CLOUDWATCH)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy: this key
-                conditions=from_our_alarms,
+                conditions=self._from_our_alarms(),
             )
         )
-        self.topic = sns.Topic(
+        return key
+
+    def _topic(self, key: kms.IKey) -> sns.Topic:
+        topic = sns.Topic(
             self,
             "Topic",
             display_name="Javumbo alarms",
-            master_key=self.key,
+            master_key=key,
             enforce_ssl=True,
         )
-        self.topic.add_to_resource_policy(
+        topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
                 principals=[iam.ServicePrincipal(CLOUDWATCH)],
                 actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions=from_our_alarms,
+                resources=[topic.topic_arn],
+                conditions=self._from_our_alarms(),
             )
         )
+        return topic
 
+    def _error_rate_alarm(self, http_api: apigwv2.HttpApi, percent: float) -> cloudwatch.Alarm:
         errors = cloudwatch.MathExpression(
             expression=_rate("errors"),
             using_metrics={
@@ -104,6 +120,15 @@ class Alarms(Construct):
             label="5xx responses (% of requests)",
             period=PERIOD,
         )
+        return self._alarm(
+            "ErrorRate",
+            errors,
+            percent,
+            f"More than {percent:g}% of API requests answered 5xx "
+            "(API Gateway's count: function errors, timeouts and throttling included).",
+        )
+
+    def _latency_alarm(self, p95_ms: int) -> cloudwatch.Alarm:
         latency = cloudwatch.Metric(
             namespace=NAMESPACE,
             metric_name="Latency",
@@ -111,6 +136,11 @@ class Alarms(Construct):
             period=PERIOD,
             unit=cloudwatch.Unit.MILLISECONDS,
         )
+        return self._alarm(
+            "LatencyP95", latency, p95_ms, f"The app's p95 latency is above {p95_ms} ms."
+        )
+
+    def _conflict_rate_alarm(self, percent: float) -> cloudwatch.Alarm:
         conflicts = cloudwatch.MathExpression(
             expression=_rate("conflicts"),
             using_metrics={
@@ -120,24 +150,11 @@ class Alarms(Construct):
             label="write conflicts retried (per 100 requests)",
             period=PERIOD,
         )
-        self.error_rate = self._alarm(
-            "ErrorRate",
-            errors,
-            settings.alarm_5xx_percent,
-            f"More than {settings.alarm_5xx_percent:g}% of API requests answered 5xx "
-            "(API Gateway's count: function errors, timeouts and throttling included).",
-        )
-        self.latency = self._alarm(
-            "LatencyP95",
-            latency,
-            settings.alarm_latency_p95_ms,
-            f"The app's p95 latency is above {settings.alarm_latency_p95_ms} ms.",
-        )
-        self.conflict_rate = self._alarm(
+        return self._alarm(
             "ConflictRate",
             conflicts,
-            settings.alarm_conflict_percent,
-            f"More than {settings.alarm_conflict_percent:g} write conflicts retried per 100 "
+            percent,
+            f"More than {percent:g} write conflicts retried per 100 "
             "requests: learners are writing one collection from several instances at once.",
         )
 
