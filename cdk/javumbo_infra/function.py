@@ -31,6 +31,27 @@ TABLE_ACTIONS = (
 )
 
 
+def _environment(
+    settings: StackSettings,
+    *,
+    bucket: s3.IBucket,
+    users_table: dynamodb.ITable,
+    auth_table: dynamodb.ITable,
+    signing_secret: secretsmanager.ISecret,
+) -> dict[str, str]:
+    """The app's settings (api/core/config.py), pointing at this stack's resources."""
+    return {
+        names.ENV_BACKEND: "aws",
+        names.ENV_BUCKET: bucket.bucket_name,
+        names.ENV_USERS_TABLE: users_table.table_name,
+        names.ENV_AUTH_TABLE: auth_table.table_name,
+        names.ENV_JWT_SECRET_ARN: signing_secret.secret_arn,
+        names.ENV_CACHE_DIR: names.CACHE_DIR,
+        names.ENV_CACHE_MAX_BYTES: str(settings.cache_max_bytes),
+        **_bundled_files(settings),
+    }
+
+
 def _bundled_files(settings: StackSettings) -> dict[str, str]:
     """Where the function finds the extras bundled with it (javumbo_infra/bundling.py)."""
     found = {}
@@ -69,16 +90,7 @@ class ApiFunction(Construct):
                 signing_secret=signing_secret,
             )
         else:
-            # Restricted accounts (AWS Academy's Learner Lab and the like) may not create
-            # IAM roles or policies and provide a role to use instead; its permissions are
-            # what they are, so nothing is granted to it. Not even through grants, which are
-            # no-ops on an immutable role but would add resource policies to the secret and
-            # the log group instead: the stack's account is unknown at synth time, so the
-            # role looks as if it were another account's.
-            self.role = iam.Role.from_role_arn(
-                self, "Role", settings.existing_role_arn, mutable=False
-            )
-
+            self.role = self._existing_role(settings.existing_role_arn)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -93,16 +105,13 @@ class ApiFunction(Construct):
             timeout=TIMEOUT,
             reserved_concurrent_executions=settings.reserved_concurrency,
             log_group=self.log_group,
-            environment={
-                names.ENV_BACKEND: "aws",
-                names.ENV_BUCKET: bucket.bucket_name,
-                names.ENV_USERS_TABLE: users_table.table_name,
-                names.ENV_AUTH_TABLE: auth_table.table_name,
-                names.ENV_JWT_SECRET_ARN: signing_secret.secret_arn,
-                names.ENV_CACHE_DIR: names.CACHE_DIR,
-                names.ENV_CACHE_MAX_BYTES: str(settings.cache_max_bytes),
-                **_bundled_files(settings),
-            },
+            environment=_environment(
+                settings,
+                bucket=bucket,
+                users_table=users_table,
+                auth_table=auth_table,
+                signing_secret=signing_secret,
+            ),
         )
         nag.acknowledge(
             self.function,
@@ -132,36 +141,57 @@ class ApiFunction(Construct):
             description="Javumbo API function: its log group, collection objects, two tables.",
         )
         self.log_group.grant_write(role)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="CollectionObjects",
-                actions=list(OBJECT_ACTIONS),
-                resources=[bucket.arn_for_objects(f"{p}*") for p in names.OBJECT_PREFIXES],
-            )
-        )
+        for statement in _object_and_table_statements(bucket, users_table, auth_table):
+            role.add_to_policy(statement)
+        signing_secret.grant_read(role)
+        _acknowledge_object_prefixes(role, bucket)
+        return role
+
+    def _existing_role(self, role_arn: str) -> iam.IRole:
+        """The role a restricted account provides, used as it is.
+
+        Restricted accounts (AWS Academy's Learner Lab and the like) may not create IAM
+        roles or policies and provide a role to use instead; its permissions are what they
+        are, so nothing is granted to it. Not even through grants, which are no-ops on an
+        immutable role but would add resource policies to the secret and the log group
+        instead: the stack's account is unknown at synth time, so the role looks as if it
+        were another account's.
+        """
+        return iam.Role.from_role_arn(self, "Role", role_arn, mutable=False)
+
+
+def _object_and_table_statements(
+    bucket: s3.IBucket, users_table: dynamodb.ITable, auth_table: dynamodb.ITable
+) -> list[iam.PolicyStatement]:
+    """The collection objects under the app's prefixes, and the items of both tables."""
+    return [
+        iam.PolicyStatement(
+            sid="CollectionObjects",
+            actions=list(OBJECT_ACTIONS),
+            resources=[bucket.arn_for_objects(f"{p}*") for p in names.OBJECT_PREFIXES],
+        ),
         # Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the app
         # would report a missing collection as an outage (503) instead of a 404.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="MissingKeysAre404",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-            )
+        iam.PolicyStatement(
+            sid="MissingKeysAre404",
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+        ),
+        iam.PolicyStatement(
+            sid="UserAndAuthItems",
+            actions=list(TABLE_ACTIONS),
+            resources=[users_table.table_arn, auth_table.table_arn],
+        ),
+    ]
+
+
+def _acknowledge_object_prefixes(role: iam.Role, bucket: s3.Bucket) -> None:
+    """cdk-nag's wildcard findings for the object prefixes, each with its reason."""
+    for prefix in names.OBJECT_PREFIXES:
+        nag.acknowledge(
+            role,
+            nag.object_wildcard_finding(bucket, prefix),
+            f"Object keys under {prefix} are per learner ({prefix}<username>...), so the "
+            "function needs the prefix; the actions are limited to Get/Put/DeleteObject "
+            "and the prefixes to the four the app uses.",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UserAndAuthItems",
-                actions=list(TABLE_ACTIONS),
-                resources=[users_table.table_arn, auth_table.table_arn],
-            )
-        )
-        signing_secret.grant_read(role)
-        for prefix in names.OBJECT_PREFIXES:
-            nag.acknowledge(
-                role,
-                nag.object_wildcard_finding(bucket, prefix),
-                f"Object keys under {prefix} are per learner ({prefix}<username>...), so the "
-                "function needs the prefix; the actions are limited to Get/Put/DeleteObject "
-                "and the prefixes to the four the app uses.",
-            )
-        return role
