@@ -20,8 +20,8 @@ from api.errors import UploadNotFound
 from api.user_collection import UserCollection
 from collection.decks import get_deck
 from collection.errors import PackageTooLarge
-from storage.objects import ObjectNotFound
-from storage.transfers import PackageTransfers, TooLarge
+from storage.errors import ObjectNotFound, TooLarge
+from storage.transfers import PackageTransfers
 
 if TYPE_CHECKING:
     from collection.apkg import ImportSummary

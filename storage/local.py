@@ -27,15 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from storage import metrics
-from storage.objects import (
-    ANY_ETAG,
-    NotModified,
-    ObjectInfo,
-    ObjectNotFound,
-    PreconditionFailed,
-    StoredObject,
-    normalise_etag,
-)
+from storage.errors import ObjectNotFound, PreconditionFailed
+from storage.objects import ANY_ETAG, NotModified, ObjectInfo, StoredObject, normalise_etag
 
 _LOCK_DIR = ".locks"
 _TMP_DIR = ".tmp"

@@ -9,25 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-
-class StorageError(Exception):
-    """Base class of every storage failure."""
-
-
-class ObjectNotFound(StorageError):
-    """The key does not exist."""
-
-
-class PreconditionFailed(StorageError):
-    """A conditional write was refused: the object changed (or exists) since it was read.
-
-    S3 answers 412 Precondition Failed, or 409 ConditionalRequestConflict when two
-    conditional writes race; both mean "someone else wrote first".
-    """
-
-
-class StoreUnavailable(StorageError):
-    """The store failed or could not be reached; the operation may be retried later."""
+# The contract's exceptions; every storage exception is defined in storage.errors.
+from storage.errors import ObjectNotFound, PreconditionFailed, StorageError, StoreUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +85,17 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the key; deleting a missing key is not an error."""
         ...
+
+
+__all__ = [
+    "ANY_ETAG",
+    "NotModified",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "ObjectStore",
+    "PreconditionFailed",
+    "StorageError",
+    "StoreUnavailable",
+    "StoredObject",
+    "normalise_etag",
+]

@@ -12,15 +12,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storage import metrics
-from storage.objects import (
-    ANY_ETAG,
-    NotModified,
-    ObjectInfo,
-    ObjectNotFound,
-    PreconditionFailed,
-    StoredObject,
-    StoreUnavailable,
-)
+from storage.errors import ObjectNotFound, PreconditionFailed, StoreUnavailable
+from storage.objects import ANY_ETAG, NotModified, ObjectInfo, StoredObject
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client

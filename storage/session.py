@@ -30,33 +30,22 @@ from urllib.request import pathname2url
 
 from storage import metrics
 from storage.cache import CacheEntry, DiskCache
-from storage.objects import (
-    ANY_ETAG,
-    NotModified,
+from storage.errors import (
+    CollectionConflict,
+    CollectionExists,
+    CorruptCollection,
+    DiskTrouble,
     ObjectNotFound,
-    ObjectStore,
     PreconditionFailed,
     StorageError,
-    StoredObject,
     StoreUnavailable,
 )
+from storage.objects import ANY_ETAG, NotModified, ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
-
-
-class CollectionConflict(StorageError):
-    """Other writers kept winning; the change was not applied. Try again."""
-
-
-class CorruptCollection(StorageError):
-    """The stored object is not a sound SQLite database. Nothing will overwrite it."""
-
-
-class CollectionExists(StorageError):
-    """``create`` found the object already there and left it untouched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +88,6 @@ def check_database(path: Path) -> None:
         raise CorruptCollection(
             "the database fails SQLite's quick_check: " + "; ".join(problems[:3])
         )
-
-
-class DiskTrouble(Exception):
-    """The local disk failed us (full, I/O error): work in memory instead."""
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.objects import ObjectNotFound, StoreUnavailable
+from storage.errors import ObjectNotFound, StoreUnavailable, TooLarge
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -65,10 +65,6 @@ def learner_segment(username: str) -> str:
     if username in (".", ".."):
         return _percent(username)
     return "".join(_percent(c) if _is_escaped(c) else c for c in username)
-
-
-class TooLarge(Exception):
-    """The object is bigger than the caller allows."""
 
 
 @dataclass(frozen=True, slots=True)

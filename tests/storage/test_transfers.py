@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.schemas.packages import ImportFromUpload
-from storage.objects import ObjectNotFound
-from storage.transfers import PackageTransfers, TooLarge, learner_segment
+from storage.errors import ObjectNotFound, TooLarge
+from storage.transfers import PackageTransfers, learner_segment
 from tests.conftest import s3_client_for
 from tests.support.moto_server import MotoServer
 
