@@ -27,9 +27,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+# The namespace of the app's embedded metrics.
+from api.observability import NAMESPACE
 from javumbo_infra.settings import StackSettings
 
-NAMESPACE = "Javumbo"  # api/observability.py
 PERIOD = Duration.minutes(5)
 EVALUATION_PERIODS = 3
 DATAPOINTS_TO_ALARM = 2
