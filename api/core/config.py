@@ -1,4 +1,4 @@
-"""All configuration, read from the environment in this one place (ARCHITECTURE §3)."""
+"""All configuration, read from the environment in this one place (README: Configuration)."""
 
 from __future__ import annotations
 

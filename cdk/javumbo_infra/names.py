@@ -19,7 +19,7 @@ OBJECT_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_MEDIA, PREFIX_UPLOADS, PREFIX_EXPO
 # Scratch objects (import uploads, export files) are never kept longer than this.
 SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS)
 
-# Partition keys and TTL attribute, as in ARCHITECTURE.md section 3.
+# Partition keys and TTL attribute: what auth/dynamodb.py uses (README: Configuration).
 USERS_PARTITION_KEY = "username"
 AUTH_PARTITION_KEY = "pk"
 AUTH_TTL_ATTRIBUTE = "expires_at"

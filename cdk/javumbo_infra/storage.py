@@ -47,7 +47,7 @@ class CollectionStorage(Construct):
         self.bucket = s3.Bucket(
             self,
             "Collections",
-            versioned=True,  # an operator can restore a collection (ARCHITECTURE.md 2.7)
+            versioned=True,  # an operator can restore a collection (README: S3SQLiteSession)
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
