@@ -50,8 +50,8 @@ from collection.errors import (
     PackageTooLarge,
 )
 from collection.review import CardChanged, CardNotStudyable
+from storage.errors import CorruptDatabase, WriteConflict
 from storage.objects import ObjectNotFound, StoreUnavailable
-from storage.session import CollectionConflict, CorruptCollection
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnsupportedUpload, _simple(415, "unsupported_upload"))
     app.add_exception_handler(UploadNotFound, _simple(404, "upload_not_found"))
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
-    app.add_exception_handler(CollectionConflict, _conflict)
-    app.add_exception_handler(CorruptCollection, _corrupt)
+    app.add_exception_handler(WriteConflict, _conflict)
+    app.add_exception_handler(CorruptDatabase, _corrupt)
     app.add_exception_handler(ObjectNotFound, _collection_missing)
     app.add_exception_handler(Exception, _unexpected)

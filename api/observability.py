@@ -123,7 +123,7 @@ class RequestLog:
                 "storageBytesIn": stats.bytes_in,
                 "storageBytesOut": stats.bytes_out,
                 "conflictsRetried": stats.conflicts_retried,
-                "collectionBytes": stats.collection_bytes,
+                "collectionBytes": stats.database_bytes,
             }
             if self.on_lambda:
                 record |= _emf(record)

@@ -9,8 +9,9 @@ from typing import TypeVar
 
 from api.core.names import PREFIX_COLLECTIONS as PREFIX
 from collection.schema import new_collection_bytes
+from storage.errors import ObjectExists
 from storage.objects import ObjectNotFound
-from storage.session import CollectionExists, S3SQLiteSession
+from storage.session import S3SQLiteSession
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class UserCollection:
         """Create the learner's first collection unless one exists; never overwrite."""
         try:
             self.session.create(self.key, self.new_collection())
-        except CollectionExists:
+        except ObjectExists:
             pass
         else:
             log.info("created the collection of %s", self.username)

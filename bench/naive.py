@@ -25,8 +25,8 @@ from typing import TypeVar
 from api.core.config import Settings, get_settings
 from api.main import LazyServices, build_accounts, build_object_store, create_app
 from api.services import Services
+from storage.errors import ObjectExists
 from storage.objects import ANY_ETAG, NotModified, ObjectStore, PreconditionFailed
-from storage.session import CollectionExists
 
 T = TypeVar("T")
 
@@ -75,7 +75,7 @@ class NaiveSession:
         try:
             self.store.put(key, body, if_none_match=ANY_ETAG)
         except PreconditionFailed:
-            raise CollectionExists(key) from None
+            raise ObjectExists(key) from None
 
     def delete(self, key: str) -> None:
         self.store.delete(key)

@@ -1,4 +1,4 @@
-"""An LRU cache of clean collection copies on local disk (``/tmp`` on Lambda).
+"""An LRU cache of clean copies of stored objects on local disk (``/tmp`` on Lambda).
 
 Invariant: every entry is a byte-for-byte copy of an object as the store holds (or
 held) it under the entry's ETag. Files with unacknowledged changes live in the

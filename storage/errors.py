@@ -2,34 +2,33 @@
 
 The hierarchy, what each exception means, and what a caller should do::
 
-    StorageError                 base class: anything below failed in storage
-    ├── ObjectNotFound           the key does not exist. The caller decides what
-    │                            absence means (create the object, or answer 404).
-    ├── PreconditionFailed       a conditional write was refused: the object changed
-    │                            (``If-Match``) or already exists (``If-None-Match: *``)
-    │                            since it was read. Reload and apply again;
-    │                            ``S3SQLiteSession.write`` does this itself, so only
-    │                            direct users of an ``ObjectStore`` see it.
-    ├── StoreUnavailable         the store failed or could not be reached (an error
-    │                            status, throttling, a timeout, a dropped connection).
-    │                            Nothing was changed (a session checks a write whose
-    │                            outcome is unknown before raising this); try again
-    │                            later (HTTP 503).
-    ├── CollectionConflict       other writers won every attempt of
-    │                            ``S3SQLiteSession.write``; the change was not applied.
-    │                            Try again (HTTP 409).
-    ├── CorruptCollection        the stored object is not a SQLite database, or fails
-    │                            ``PRAGMA quick_check``. Nothing will overwrite it;
-    │                            report it (HTTP 500) so that an operator restores an
-    │                            earlier version.
-    ├── CollectionExists         ``S3SQLiteSession.create`` found the object already
-    │                            there and left it untouched. Use the one that exists.
-    └── TooLarge                 an object is bigger than the caller allows (a
-                                 download past its ``max_bytes``). Refuse it (HTTP 413).
+    StorageError            base class: anything below failed in storage
+    ├── ObjectNotFound      the key does not exist. The caller decides what absence
+    │                       means (create the object, or answer 404).
+    ├── PreconditionFailed  a conditional write was refused: the object changed
+    │                       (``If-Match``) or already exists (``If-None-Match: *``)
+    │                       since it was read. Reload and apply again;
+    │                       ``S3SQLiteSession.write`` does this itself, so only direct
+    │                       users of an ``ObjectStore`` see it.
+    ├── StoreUnavailable    the store failed or could not be reached (an error status,
+    │                       throttling, a timeout, a dropped connection). Nothing was
+    │                       changed (a session checks a write whose outcome is unknown
+    │                       before raising this); try again later (HTTP 503).
+    ├── WriteConflict       other writers won every attempt of
+    │                       ``S3SQLiteSession.write``; the change was not applied.
+    │                       Try again (HTTP 409).
+    ├── CorruptDatabase     the stored object is not a SQLite database, or fails
+    │                       ``PRAGMA quick_check``. Nothing will overwrite it; report
+    │                       it (HTTP 500) so that an operator restores an earlier
+    │                       version.
+    ├── ObjectExists        ``S3SQLiteSession.create`` found the object already there
+    │                       and left it untouched. Use the one that exists.
+    └── TooLarge            an object is bigger than the caller allows (a download
+                            past its ``max_bytes``). Refuse it (HTTP 413).
 
-    DiskTrouble                  not a StorageError, and never raised to callers: the
-                                 local disk failed (full, I/O error) under the session,
-                                 which then works in memory instead.
+    DiskTrouble             not a StorageError, and never raised to callers: the local
+                            disk failed (full, I/O error) under the session, which
+                            then works in memory instead.
 """
 
 from __future__ import annotations
@@ -55,15 +54,15 @@ class StoreUnavailable(StorageError):
     """The store failed or could not be reached; the operation may be retried later."""
 
 
-class CollectionConflict(StorageError):
+class WriteConflict(StorageError):
     """Other writers kept winning; the change was not applied. Try again."""
 
 
-class CorruptCollection(StorageError):
+class CorruptDatabase(StorageError):
     """The stored object is not a sound SQLite database. Nothing will overwrite it."""
 
 
-class CollectionExists(StorageError):
+class ObjectExists(StorageError):
     """``create`` found the object already there and left it untouched."""
 
 
@@ -76,13 +75,13 @@ class DiskTrouble(Exception):
 
 
 __all__ = [
-    "CollectionConflict",
-    "CollectionExists",
-    "CorruptCollection",
+    "CorruptDatabase",
     "DiskTrouble",
+    "ObjectExists",
     "ObjectNotFound",
     "PreconditionFailed",
     "StorageError",
     "StoreUnavailable",
     "TooLarge",
+    "WriteConflict",
 ]

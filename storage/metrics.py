@@ -26,7 +26,8 @@ class StorageStats:
     bytes_out: int = 0
     cache: CacheOutcome = "none"
     conflicts_retried: int = 0
-    collection_bytes: int = 0
+    # The size of the database the request read or wrote (the session's last figure).
+    database_bytes: int = 0
 
     def saw_cache(self, outcome: CacheOutcome) -> None:
         if _RANK[outcome] > _RANK[self.cache]:

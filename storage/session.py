@@ -6,7 +6,7 @@ conditional GET (a 304 costs one request and no body), and open it read-only.
 Writes apply an operation to a private copy, upload it with ``If-Match`` on the ETag
 the copy was based on, and only then return. When someone else wrote first (412/409)
 the stale copy is dropped, the fresh one loaded and the operation applied again, a
-bounded number of times with jittered back-off, then ``CollectionConflict``.
+bounded number of times with jittered back-off, then ``WriteConflict``.
 Operations must therefore be functions of the database alone: re-running one on a
 fresher copy must be correct.
 """
@@ -31,14 +31,14 @@ from urllib.request import pathname2url
 from storage import metrics
 from storage.cache import CacheEntry, DiskCache
 from storage.errors import (
-    CollectionConflict,
-    CollectionExists,
-    CorruptCollection,
+    CorruptDatabase,
     DiskTrouble,
+    ObjectExists,
     ObjectNotFound,
     PreconditionFailed,
     StorageError,
     StoreUnavailable,
+    WriteConflict,
 )
 from storage.objects import ANY_ETAG, NotModified, ObjectStore, StoredObject
 
@@ -72,10 +72,10 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def check_database(path: Path) -> None:
-    """Raise ``CorruptCollection`` unless ``path`` is a SQLite file that passes quick_check."""
+    """Raise ``CorruptDatabase`` unless ``path`` is a SQLite file that passes quick_check."""
     with path.open("rb") as f:
         if f.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
-            raise CorruptCollection("the stored object is not a SQLite database")
+            raise CorruptDatabase("the stored object is not a SQLite database")
     try:
         conn = sqlite3.connect(_readonly_uri(path), uri=True)
         try:
@@ -85,9 +85,7 @@ def check_database(path: Path) -> None:
     except sqlite3.DatabaseError as error:
         problems = [str(error)]
     if problems != ["ok"]:
-        raise CorruptCollection(
-            "the database fails SQLite's quick_check: " + "; ".join(problems[:3])
-        )
+        raise CorruptDatabase("the database fails SQLite's quick_check: " + "; ".join(problems[:3]))
 
 
 @contextmanager
@@ -106,7 +104,7 @@ def _disk_trouble() -> Iterator[None]:
 def check_database_bytes(body: bytes) -> None:
     """``check_database`` for bytes in memory."""
     if not body.startswith(_SQLITE_HEADER):
-        raise CorruptCollection("the stored object is not a SQLite database")
+        raise CorruptDatabase("the stored object is not a SQLite database")
     conn = sqlite3.connect(":memory:")
     try:
         conn.deserialize(body)
@@ -116,9 +114,7 @@ def check_database_bytes(body: bytes) -> None:
     finally:
         conn.close()
     if problems != ["ok"]:
-        raise CorruptCollection(
-            "the database fails SQLite's quick_check: " + "; ".join(problems[:3])
-        )
+        raise CorruptDatabase("the database fails SQLite's quick_check: " + "; ".join(problems[:3]))
 
 
 def _run_in_memory(
@@ -178,7 +174,7 @@ class S3SQLiteSession:
     def read(self, key: str, operation: Operation[T]) -> T:
         """Run ``operation`` on a read-only connection to the current version of ``key``.
 
-        Raises ``ObjectNotFound``, ``CorruptCollection`` or ``StoreUnavailable``.
+        Raises ``ObjectNotFound``, ``CorruptDatabase`` or ``StoreUnavailable``.
         """
         with self._exclusive(key):
             fetched = self._refresh(key, revalidate=True)
@@ -193,8 +189,8 @@ class S3SQLiteSession:
     def write(self, key: str, operation: Operation[T]) -> T:
         """Apply ``operation`` and store the result; return only once it is stored.
 
-        Raises ``CollectionConflict`` when other writers won every attempt,
-        ``ObjectNotFound``, ``CorruptCollection`` or ``StoreUnavailable``; in each case
+        Raises ``WriteConflict`` when other writers won every attempt,
+        ``ObjectNotFound``, ``CorruptDatabase`` or ``StoreUnavailable``; in each case
         nothing was changed. An exception from ``operation`` rolls back and propagates.
         """
         with self._exclusive(key):
@@ -210,7 +206,7 @@ class S3SQLiteSession:
                     if (stats := metrics.current()) is not None:
                         stats.conflicts_retried += 1
                     self.cache.discard(key)
-            raise CollectionConflict(
+            raise WriteConflict(
                 f"{key} kept changing underneath {self.retry.attempts} attempts; try again"
             )
 
@@ -220,7 +216,7 @@ class S3SQLiteSession:
             try:
                 etag = self.store.put(key, body, if_none_match=ANY_ETAG)
             except PreconditionFailed:
-                raise CollectionExists(key) from None
+                raise ObjectExists(key) from None
             path = self.cache.work_path()
             path.write_bytes(body)
             if not self.cache.install(key, path, etag):
@@ -255,7 +251,7 @@ class S3SQLiteSession:
         if cached is not None and not revalidate:
             if stats is not None:
                 stats.saw_cache("hit")
-                stats.collection_bytes = cached.size
+                stats.database_bytes = cached.size
             return None
         try:
             result = self.store.get(key, if_none_match=cached.etag if cached else None)
@@ -265,11 +261,11 @@ class S3SQLiteSession:
         if isinstance(result, NotModified):
             if stats is not None and cached is not None:
                 stats.saw_cache("revalidated")
-                stats.collection_bytes = cached.size
+                stats.database_bytes = cached.size
             return None
         if stats is not None:
             stats.saw_cache("miss")
-            stats.collection_bytes = len(result.body)
+            stats.database_bytes = len(result.body)
         path = self.cache.work_path()
         try:
             path.write_bytes(result.body)
@@ -366,7 +362,7 @@ class S3SQLiteSession:
     @staticmethod
     def _count_bytes(body: bytes) -> None:
         if (stats := metrics.current()) is not None:
-            stats.collection_bytes = len(body)
+            stats.database_bytes = len(body)
 
     def _upload(self, key: str, body: bytes, base_etag: str) -> str:
         try:
@@ -407,9 +403,6 @@ class S3SQLiteSession:
 
 __all__ = [
     "CacheEntry",
-    "CollectionConflict",
-    "CollectionExists",
-    "CorruptCollection",
     "RetryPolicy",
     "S3SQLiteSession",
     "check_database",

@@ -1,4 +1,4 @@
-"""Large packages on AWS: presigned uploads and downloads beside the collections.
+"""Large packages on AWS: presigned uploads and downloads beside the stored databases.
 
 API Gateway and Lambda cap request and response bodies at about 6 MB, so big `.apkg`
 files travel straight between the learner and S3, under `uploads/` and `exports/`

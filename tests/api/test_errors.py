@@ -6,16 +6,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from storage.errors import CorruptDatabase, WriteConflict
 from storage.objects import StoreUnavailable
-from storage.session import CollectionConflict, CorruptCollection
 
 
 @pytest.mark.parametrize(
     ("error", "status", "code"),
     [
         (StoreUnavailable("S3 PUT failed: Traceback secret-internal"), 503, "storage_unavailable"),
-        (CollectionConflict("k"), 409, "write_conflict"),
-        (CorruptCollection("the database fails SQLite's quick_check"), 500, "collection_corrupt"),
+        (WriteConflict("k"), 409, "write_conflict"),
+        (CorruptDatabase("the database fails SQLite's quick_check"), 500, "collection_corrupt"),
         (RuntimeError("Traceback (most recent call last): boom"), 500, "internal_error"),
     ],
 )

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from storage.cache import DiskCache
+from storage.errors import WriteConflict
 from storage.s3 import S3ObjectStore
-from storage.session import CollectionConflict, RetryPolicy, S3SQLiteSession
+from storage.session import RetryPolicy, S3SQLiteSession
 from tests.conftest import s3_client_for
 from tests.storage.conftest import KEY, counter_db_bytes, increment, read_applied, read_counter
 from tests.support.moto_server import MotoServer
@@ -33,7 +34,7 @@ def _writer(endpoint: str, bucket: str, cache_dir: str, worker: int) -> tuple[li
         label = f"w{worker}-{len(acknowledged)}"
         try:
             session.write(KEY, increment(label))
-        except CollectionConflict:
+        except WriteConflict:
             exhausted += 1  # not acknowledged: the client would try again, and so do we
             continue
         acknowledged.append(label)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.objects import StoredObject, StoreUnavailable
-from storage.session import CollectionConflict, CollectionExists, CorruptCollection
+from storage.errors import CorruptDatabase, ObjectExists, StoreUnavailable, WriteConflict
+from storage.objects import StoredObject
 from tests.storage.conftest import (
     KEY,
     SessionRig,
@@ -153,7 +153,7 @@ def test_conflicts_exhausting_retries_answer_conflict_and_change_nothing(
     rig.session.create(KEY, counter_db_bytes())
     before = stored_bytes(rig)
     proxy.inject(Fault("PUT", "status", status=412, times=3))
-    with pytest.raises(CollectionConflict):
+    with pytest.raises(WriteConflict):
         rig.session.write(KEY, increment("lost"))
     assert stored_bytes(rig) == before
     assert rig.session.read(KEY, read_applied) == []
@@ -249,9 +249,9 @@ def test_corrupt_object_is_reported_and_never_overwritten(
 ) -> None:
     rig = make_rig()
     rig.store.put(KEY, body)
-    with pytest.raises(CorruptCollection, match=message):
+    with pytest.raises(CorruptDatabase, match=message):
         rig.session.read(KEY, read_counter)
-    with pytest.raises(CorruptCollection):
+    with pytest.raises(CorruptDatabase):
         rig.session.write(KEY, increment("x"))
     assert stored_bytes(rig) == body
     assert rig.log.methods.count("PUT") == 1  # only the test's own
@@ -261,7 +261,7 @@ def test_corrupt_object_is_reported_and_never_overwritten(
 def test_create_never_overwrites(make_rig: MakeRig) -> None:
     rig = make_rig()
     rig.session.create(KEY, counter_db_bytes(1))
-    with pytest.raises(CollectionExists):
+    with pytest.raises(ObjectExists):
         rig.session.create(KEY, counter_db_bytes(2))
     assert rig.session.read(KEY, read_counter) == 1
 
