@@ -6,12 +6,9 @@ import sqlite3
 
 from collection.col import Col
 from collection.decks import DeckIndex
+from collection.enums import BURIED_QUEUES, LOCAL_USN, CardQueue, CardType, RevlogKind
 from collection.errors import CardNotFound, FilteredDeck
 from collection.review import restore_queues
-from collection.scheduler import QUEUE_MANUALLY_BURIED, QUEUE_SIBLING_BURIED, QUEUE_SUSPENDED
-
-# revlog.type for a card rescheduled by hand ("Reset" in Anki's browser).
-REVLOG_MANUAL = 4
 
 
 def _require(conn: sqlite3.Connection, card_id: int) -> tuple[int, int, int, int]:
@@ -25,19 +22,20 @@ def _require(conn: sqlite3.Connection, card_id: int) -> tuple[int, int, int, int
 
 def _set_queue(conn: sqlite3.Connection, card_id: int, queue: int, *, now: float) -> None:
     conn.execute(
-        "update cards set queue = ?, mod = ?, usn = -1 where id = ?", (queue, int(now), card_id)
+        "update cards set queue = ?, mod = ?, usn = ? where id = ?",
+        (queue, int(now), LOCAL_USN, card_id),
     )
 
 
 def suspend(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
     queue, *_ = _require(conn, card_id)
-    if queue != QUEUE_SUSPENDED:
-        _set_queue(conn, card_id, QUEUE_SUSPENDED, now=now)
+    if queue != CardQueue.SUSPENDED:
+        _set_queue(conn, card_id, CardQueue.SUSPENDED, now=now)
 
 
 def unsuspend(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
     queue, *_ = _require(conn, card_id)
-    if queue == QUEUE_SUSPENDED:
+    if queue == CardQueue.SUSPENDED:
         restore_queues(conn, "id = ?", (card_id,), now=now)
 
 
@@ -45,12 +43,12 @@ def bury(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
     """Hide the card until the next day starts (Anki's manual bury)."""
     queue, *_ = _require(conn, card_id)
     if queue >= 0:
-        _set_queue(conn, card_id, QUEUE_MANUALLY_BURIED, now=now)
+        _set_queue(conn, card_id, CardQueue.USER_BURIED, now=now)
 
 
 def unbury(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
     queue, *_ = _require(conn, card_id)
-    if queue in (QUEUE_MANUALLY_BURIED, QUEUE_SIBLING_BURIED):
+    if queue in BURIED_QUEUES:
         restore_queues(conn, "id = ?", (card_id,), now=now)
 
 
@@ -63,16 +61,16 @@ def forget(conn: sqlite3.Connection, card_id: int, *, now: float, reset_counts: 
     col.mark_changed("conf")
     counts = ", reps = 0, lapses = 0" if reset_counts else ""
     conn.execute(
-        "update cards set type = 0, queue = 0, due = ?, ivl = 0, factor = 0, left = 0,"
-        f" odue = 0, mod = ?, usn = -1{counts} where id = ?",
-        (position, int(now), card_id),
+        f"update cards set type = {CardType.NEW}, queue = {CardQueue.NEW}, due = ?, ivl = 0,"
+        f" factor = 0, left = 0, odue = 0, mod = ?, usn = ?{counts} where id = ?",
+        (position, int(now), LOCAL_USN, card_id),
     )
     (top,) = conn.execute("select max(id) from revlog").fetchone()
     revlog_id = max(int(now * 1000), (top or 0) + 1)
     conn.execute(
         "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
-        " values (?, ?, -1, 0, 0, ?, ?, 0, ?)",
-        (revlog_id, card_id, ivl, factor, REVLOG_MANUAL),
+        " values (?, ?, ?, 0, 0, ?, ?, 0, ?)",
+        (revlog_id, card_id, LOCAL_USN, ivl, factor, RevlogKind.MANUAL),
     )
     col.save(now=now)
 
@@ -83,6 +81,6 @@ def move(conn: sqlite3.Connection, card_id: int, deck_id: int, *, now: float) ->
     if deck.get("dyn"):
         raise FilteredDeck(f"{deck['name']!r} is a filtered deck; cards cannot be moved into it.")
     conn.execute(
-        "update cards set did = ?, mod = ?, usn = -1 where id = ? and did != ?",
-        (deck_id, int(now), card_id, deck_id),
+        "update cards set did = ?, mod = ?, usn = ? where id = ? and did != ?",
+        (deck_id, int(now), LOCAL_USN, card_id, deck_id),
     )

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from collection.col import Col, mark_modified
-from collection.decks import GRAVE_CARD, GRAVE_NOTE, LOCAL_USN, DeckIndex, current_deck_id
+from collection.decks import DeckIndex, current_deck_id
+from collection.enums import (
+    LOCAL_USN,
+    CardQueue,
+    CardType,
+    GraveKind,
+    NotetypeKind,
+    OriginalStockKind,
+)
 from collection.errors import CardNotFound, FilteredDeck, InvalidField, NoteTypeMissing
 from collection.ids import guid64, next_row_id
 from collection.schema import DEFAULT_DECK_ID
@@ -22,11 +30,6 @@ from collection.text import field_checksum, strip_html_preserving_media_filename
 FIELD_SEPARATOR: Final = "\x1f"
 MAX_FIELD_CHARS: Final = 100_000
 BASIC_NAME: Final = "Basic"
-_STOCK_KIND_BASIC: Final = 1
-_MODEL_STANDARD: Final = 0
-
-QUEUE_NEW: Final = 0
-TYPE_NEW: Final = 0
 
 
 class AddedCard(NamedTuple):
@@ -126,7 +129,7 @@ def _basic_model(col: Col) -> dict[str, Any]:
     def usable(model: Any) -> bool:
         return (
             isinstance(model, dict)
-            and model.get("type", _MODEL_STANDARD) == _MODEL_STANDARD
+            and model.get("type", NotetypeKind.NORMAL) == NotetypeKind.NORMAL
             and len(model.get("flds") or []) >= 2
             and len(model.get("tmpls") or []) >= 1
         )
@@ -135,7 +138,7 @@ def _basic_model(col: Col) -> dict[str, Any]:
     current_id = str(col.conf.get("curModel"))
     choices: tuple[list[dict[str, Any]], ...] = (
         [m for m in models if m.get("name") == BASIC_NAME],
-        [m for m in models if m.get("originalStockKind") == _STOCK_KIND_BASIC],
+        [m for m in models if m.get("originalStockKind") == OriginalStockKind.BASIC],
         [m for m in models if str(m.get("id")) == current_id],
     )
     for choice in choices:
@@ -269,7 +272,7 @@ def add_card(
         "insert into cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor,"
         " reps, lapses, left, odue, odid, flags, data)"
         " values (?, ?, ?, 0, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, '')",
-        (card_id, note_id, deck_id, mod, LOCAL_USN, TYPE_NEW, QUEUE_NEW, position),
+        (card_id, note_id, deck_id, mod, LOCAL_USN, CardType.NEW, CardQueue.NEW, position),
     )
     col.save(now=now)
     return AddedCard(card_id, note_id)
@@ -329,9 +332,9 @@ def delete_card(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
         raise CardNotFound(card_id)
     note_id = int(row[0])
     conn.execute("delete from cards where id = ?", (card_id,))
-    graves = [(LOCAL_USN, card_id, GRAVE_CARD)]
+    graves = [(LOCAL_USN, card_id, GraveKind.CARD)]
     if conn.execute("select 1 from cards where nid = ? limit 1", (note_id,)).fetchone() is None:
         conn.execute("delete from notes where id = ?", (note_id,))
-        graves.append((LOCAL_USN, note_id, GRAVE_NOTE))
+        graves.append((LOCAL_USN, note_id, GraveKind.NOTE))
     conn.executemany("insert into graves (usn, oid, type) values (?, ?, ?)", graves)
     mark_modified(conn, now=now)

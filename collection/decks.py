@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from collection.col import Col
+from collection.enums import LOCAL_USN, CardQueue, CardType, GraveKind
 from collection.errors import (
     DeckNotFound,
     DefaultDeckProtected,
@@ -33,11 +34,6 @@ from collection.ids import next_id
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID, new_deck
 
 SEPARATOR: Final = "::"
-LOCAL_USN: Final = -1  # Anki's marker for "changed here, not yet synced"
-
-GRAVE_CARD: Final = 0
-GRAVE_NOTE: Final = 1
-GRAVE_DECK: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,17 +344,17 @@ def delete_deck(conn: sqlite3.Connection, deck_id: int, *, now: float) -> int:
     )
     conn.execute(
         f"insert into graves (usn, oid, type) select ?, id, ? from notes where {orphans}",
-        (LOCAL_USN, GRAVE_NOTE, *params, *params),
+        (LOCAL_USN, GraveKind.NOTE, *params, *params),
     )
     conn.execute(f"delete from notes where {orphans}", (*params, *params))
     conn.execute(
         f"insert into graves (usn, oid, type) select ?, id, ? from cards where {doomed_cards}",
-        (LOCAL_USN, GRAVE_CARD, *params),
+        (LOCAL_USN, GraveKind.CARD, *params),
     )
     deleted = conn.execute(f"delete from cards where {doomed_cards}", params).rowcount
     conn.executemany(
         "insert into graves (usn, oid, type) values (?, ?, ?)",
-        [(LOCAL_USN, i, GRAVE_DECK) for i in doomed],
+        [(LOCAL_USN, i, GraveKind.DECK) for i in doomed],
     )
 
     decks.remove(doomed)
@@ -395,11 +391,11 @@ def _return_filtered_cards_home(
             due = case when odue > 0 then odue else due end,
             queue = case
                 when queue < 0 then queue
-                when type in (1, 3) then
+                when type in ({CardType.LEARN}, {CardType.RELEARN}) then
                     case when (case when odue > 0 then odue else due end) > 1000000000
-                    then 1 else 3 end
-                when type = 0 then 0
-                else 2 end,
+                    then {CardQueue.LEARN} else {CardQueue.DAY_LEARN} end
+                when type = {CardType.NEW} then {CardQueue.NEW}
+                else {CardQueue.REVIEW} end,
             odue = 0,
             mod = ?,
             usn = ?

@@ -15,18 +15,16 @@ from typing import Any, Final
 from collection.cards import CardView, _card_view
 from collection.col import Col
 from collection.decks import DeckIndex, current_deck_id
+from collection.enums import (
+    BURIED_QUEUES,
+    LOCAL_USN,
+    CardQueue,
+    CardType,
+    RevlogKind,
+)
 from collection.errors import CardNotFound, CollectionError
 from collection.scheduler import (
     LEECH_TAG,
-    QUEUE_DAY_LEARN,
-    QUEUE_LEARN,
-    QUEUE_MANUALLY_BURIED,
-    QUEUE_NEW,
-    QUEUE_REVIEW,
-    QUEUE_SIBLING_BURIED,
-    QUEUE_SUSPENDED,
-    REVLOG_LEARN,
-    REVLOG_REVIEW,
     CardState,
     DeckOptions,
     SchedTiming,
@@ -116,7 +114,7 @@ def _done_today(conn: sqlite3.Connection, ids: Sequence[int], when: SchedTiming)
         " coalesce(sum(r.type = ?), 0)"
         f" from revlog r cross join cards c on c.id = r.cid"
         f" where r.id >= ? and c.did in ({_marks(ids)})",
-        (REVLOG_LEARN, REVLOG_REVIEW, _day_start_ms(when), *ids),
+        (RevlogKind.LEARNING, RevlogKind.REVIEW, _day_start_ms(when), *ids),
     ).fetchone()
     return int(new), int(reviews)
 
@@ -184,7 +182,7 @@ def _needs_unbury(col: Col, conn: sqlite3.Connection, now: float) -> bool:
     today = timing(col, conn, now).days_elapsed
     if int(col.conf.get("lastUnburied", 0)) >= today:
         return False
-    row = conn.execute(_ANY_BURIED, (QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED)).fetchone()
+    row = conn.execute(_ANY_BURIED, BURIED_QUEUES).fetchone()
     return row is not None
 
 
@@ -193,7 +191,7 @@ def unbury_on_new_day(conn: sqlite3.Connection, *, now: float) -> None:
     today = timing(col, conn, now).days_elapsed
     if int(col.conf.get("lastUnburied", 0)) >= today:
         return
-    restore_queues(conn, "queue in (?, ?)", (QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED), now=now)
+    restore_queues(conn, "queue in (?, ?)", BURIED_QUEUES, now=now)
     col.conf["lastUnburied"] = today
     col.mark_changed("conf")
     col.save(now=now)
@@ -205,11 +203,11 @@ def restore_queues(
     """Put suspended or buried cards back in the queue their type and due imply (Anki)."""
     conn.execute(
         "update cards set queue = case type"
-        f" when 0 then {QUEUE_NEW}"
-        f" when 2 then {QUEUE_REVIEW}"
-        f" else (case when due > 1000000000 then {QUEUE_LEARN} else {QUEUE_DAY_LEARN} end)"
-        f" end, mod = ?, usn = -1 where {where}",
-        (int(now), *args),
+        f" when {CardType.NEW} then {CardQueue.NEW}"
+        f" when {CardType.REVIEW} then {CardQueue.REVIEW}"
+        f" else (case when due > 1000000000 then {CardQueue.LEARN} else {CardQueue.DAY_LEARN} end)"
+        f" end, mod = ?, usn = ? where {where}",
+        (int(now), LOCAL_USN, *args),
     )
 
 
@@ -250,16 +248,18 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
     reviews_left = max(options.rev_per_day - reviews_done, 0)
 
     counts = QueueCounts(
-        new=_count(conn, ids, "queue = ?", QUEUE_NEW, cap=new_left),
-        learning=_count(conn, ids, "queue = ? and due <= ?", QUEUE_LEARN, cutoff, cap=10_000)
-        + _count(conn, ids, "queue = ? and due <= ?", QUEUE_DAY_LEARN, today, cap=10_000),
-        review=_count(conn, ids, "queue = ? and due <= ?", QUEUE_REVIEW, today, cap=reviews_left),
+        new=_count(conn, ids, "queue = ?", CardQueue.NEW, cap=new_left),
+        learning=_count(conn, ids, "queue = ? and due <= ?", CardQueue.LEARN, cutoff, cap=10_000)
+        + _count(conn, ids, "queue = ? and due <= ?", CardQueue.DAY_LEARN, today, cap=10_000),
+        review=_count(
+            conn, ids, "queue = ? and due <= ?", CardQueue.REVIEW, today, cap=reviews_left
+        ),
     )
     card_id = (
-        _first(conn, ids, str(QUEUE_LEARN), now_s)
-        or (reviews_left and _first(conn, ids, f"{QUEUE_REVIEW},{QUEUE_DAY_LEARN}", today))
-        or (new_left and _first(conn, ids, str(QUEUE_NEW), None))
-        or _first(conn, ids, str(QUEUE_LEARN), cutoff)
+        _first(conn, ids, f"{CardQueue.LEARN}", now_s)
+        or (reviews_left and _first(conn, ids, f"{CardQueue.REVIEW},{CardQueue.DAY_LEARN}", today))
+        or (new_left and _first(conn, ids, f"{CardQueue.NEW}", None))
+        or _first(conn, ids, f"{CardQueue.LEARN}", cutoff)
     )
     if not card_id:
         message = _why_nothing(conn, ids, new_left, reviews_left, today, cutoff)
@@ -282,17 +282,17 @@ def _why_nothing(
 ) -> str:
     if _count(conn, ids, "1", cap=1) == 0:
         return "This deck is empty. Add cards to start studying."
-    if _count(conn, ids, "queue in (?, ?)", QUEUE_SUSPENDED, QUEUE_MANUALLY_BURIED, cap=1) and not (
-        _count(conn, ids, "queue >= 0", cap=1)
-    ):
+    if _count(
+        conn, ids, "queue in (?, ?)", CardQueue.SUSPENDED, CardQueue.USER_BURIED, cap=1
+    ) and not (_count(conn, ids, "queue >= 0", cap=1)):
         return "Every card in this deck is suspended or buried."
-    if new_left == 0 and _count(conn, ids, "queue = ?", QUEUE_NEW, cap=1):
+    if new_left == 0 and _count(conn, ids, "queue = ?", CardQueue.NEW, cap=1):
         return "Daily limit reached: no more new cards today. Come back tomorrow."
     if reviews_left == 0 and _count(
-        conn, ids, "queue = ? and due <= ?", QUEUE_REVIEW, today, cap=1
+        conn, ids, "queue = ? and due <= ?", CardQueue.REVIEW, today, cap=1
     ):
         return "Daily limit reached: no more reviews today. Come back tomorrow."
-    if _count(conn, ids, "queue = ? and due > ?", QUEUE_LEARN, cutoff, cap=1):
+    if _count(conn, ids, "queue = ? and due > ?", CardQueue.LEARN, cutoff, cap=1):
         return "Congratulations! Some learning cards are due later today."
     return "Congratulations! You have finished this deck for now."
 
@@ -338,8 +338,8 @@ def answer(
         return AnswerOutcome(card, int(remembered["revlogId"]), False, False, repeated=True)
 
     card = _card_state(conn, card_id)
-    if card.queue in (QUEUE_SUSPENDED, QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED):
-        state = "suspended" if card.queue == QUEUE_SUSPENDED else "buried"
+    if card.queue in (CardQueue.SUSPENDED, *BURIED_QUEUES):
+        state = "suspended" if card.queue == CardQueue.SUSPENDED else "buried"
         raise CardNotStudyable(f"This card is {state}; unsuspend or unbury it to study it.")
     if expected_reps is not None and card.reps != expected_reps:
         raise CardChanged(
@@ -406,8 +406,8 @@ def _tag_leech(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:
     if LEECH_TAG.casefold() in (w.casefold() for w in words):
         return
     conn.execute(
-        "update notes set tags = ?, mod = ?, usn = -1 where id = ?",
-        (f" {' '.join([*words, LEECH_TAG])} ", int(now), note_id),
+        "update notes set tags = ?, mod = ?, usn = ? where id = ?",
+        (f" {' '.join([*words, LEECH_TAG])} ", int(now), LOCAL_USN, note_id),
     )
 
 
@@ -417,9 +417,9 @@ def _count_today(
     """Keep the decks' `newToday`/`revToday` counters as Anki does, for Anki's sake."""
     key = (
         "newToday"
-        if card.queue == QUEUE_NEW
+        if card.queue == CardQueue.NEW
         else "revToday"
-        if card.queue == QUEUE_REVIEW
+        if card.queue == CardQueue.REVIEW
         else None
     )
     if key is None or card.did not in decks.by_id:

@@ -9,6 +9,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Final
 
+from collection.enums import NotetypeKind, OriginalStockKind
+
 SCHEMA_VERSION: Final = 11
 DEFAULT_DECK_ID: Final = 1
 DEFAULT_DCONF_ID: Final = 1
@@ -125,9 +127,6 @@ _LATEX_PRE: Final = """\
 """
 
 _LATEX_POST: Final = "\\end{document}"
-
-# Anki's StockKind enum: 1 marks the stock "Basic" note type (used by "restore defaults").
-_STOCK_KIND_BASIC: Final = 1
 
 
 def _random_id() -> int:
@@ -273,7 +272,7 @@ def basic_note_type(model_id: int, now: int) -> dict[str, Any]:
     return {
         "id": model_id,
         "name": "Basic",
-        "type": 0,
+        "type": NotetypeKind.NORMAL,
         "mod": now,
         "usn": 0,
         "sortf": 0,
@@ -298,7 +297,8 @@ def basic_note_type(model_id: int, now: int) -> dict[str, Any]:
         "latexPost": _LATEX_POST,
         "latexsvg": False,
         "req": [[0, "any", [0]]],
-        "originalStockKind": _STOCK_KIND_BASIC,
+        # Marks the stock "Basic" note type (used by Anki's "restore defaults").
+        "originalStockKind": OriginalStockKind.BASIC,
         # Keys from the legacy Python defaults; current Anki carries them through untouched.
         "tags": [],
         "vers": [],

@@ -8,19 +8,21 @@ from typing import Final
 
 from collection.col import Col
 from collection.decks import DeckIndex
+from collection.enums import CardQueue, CardType
 
 MATURE_IVL: Final = 21  # days; Anki's boundary between young and mature review cards
 
 # Each state by queue (and type / interval); the states are disjoint. A card in none of
-# them (e.g. queue 4, Anki's preview queue in filtered decks) still counts in `total`.
+# them (e.g. `CardQueue.PREVIEW_REPEAT`, in filtered decks) still counts in `total`.
+_LEARNING: Final = f"queue in ({CardQueue.LEARN}, {CardQueue.DAY_LEARN})"
 _STATES: Final = (
-    ("new", "queue = 0"),
-    ("learning", "queue in (1, 3) and type = 1"),
-    ("relearning", "queue in (1, 3) and type = 3"),
-    ("young", f"queue = 2 and ivl < {MATURE_IVL}"),
-    ("mature", f"queue = 2 and ivl >= {MATURE_IVL}"),
-    ("suspended", "queue = -1"),
-    ("buried", "queue in (-2, -3)"),
+    ("new", f"queue = {CardQueue.NEW}"),
+    ("learning", f"{_LEARNING} and type = {CardType.LEARN}"),
+    ("relearning", f"{_LEARNING} and type = {CardType.RELEARN}"),
+    ("young", f"queue = {CardQueue.REVIEW} and ivl < {MATURE_IVL}"),
+    ("mature", f"queue = {CardQueue.REVIEW} and ivl >= {MATURE_IVL}"),
+    ("suspended", f"queue = {CardQueue.SUSPENDED}"),
+    ("buried", f"queue in ({CardQueue.SCHED_BURIED}, {CardQueue.USER_BURIED})"),
 )
 _SUMS: Final = ", ".join(
     f"coalesce(sum(case when {condition} then 1 else 0 end), 0)" for _, condition in _STATES

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from api.schemas.base import SQLITE_MAX_INT, AnkiId, CamelIn, CamelModel
+from collection.enums import CardQueue
 from collection.review import AnswerOutcome, NextCard
 
 
@@ -127,7 +128,7 @@ class AnswerOut(CamelModel):
             lapses=card.lapses,
             left=card.left,
             leech=outcome.leech,
-            suspended=card.queue == -1,
+            suspended=card.queue == CardQueue.SUSPENDED,
             revlog_id=outcome.revlog_id,
             repeated=outcome.repeated,
         )

@@ -13,11 +13,9 @@ from typing import Any, Final, TypeGuard
 
 from collection.apkg.errors import MalformedPackage
 from collection.decks import SEPARATOR, normalize_deck_name
+from collection.enums import NotetypeKind
 from collection.errors import InvalidDeckName
 from collection.schema import default_deck_config
-
-MODEL_STANDARD: Final = 0
-MODEL_CLOZE: Final = 1
 
 I32: Final = 2**31
 I64: Final = 2**63
@@ -199,8 +197,8 @@ def normalize_model(raw: Any, model_id: int) -> dict[str, Any]:
     name = check_str(raw.get("name"), f"{what}'s name").strip()
     if not name:
         raise malformed(f"{what} has no name")
-    kind = raw.get("type", MODEL_STANDARD)
-    if kind not in (MODEL_STANDARD, MODEL_CLOZE) or isinstance(kind, bool):
+    kind = raw.get("type", NotetypeKind.NORMAL)
+    if kind not in (NotetypeKind.NORMAL, NotetypeKind.CLOZE) or isinstance(kind, bool):
         raise malformed(f"{what} has an unknown kind {kind!r}")
     raw_fields, raw_templates = raw.get("flds"), raw.get("tmpls")
     if not isinstance(raw_fields, list) or not 0 < len(raw_fields) <= _MAX_FIELDS:

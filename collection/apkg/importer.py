@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from collection.apkg.archive import ImportLimits, extract_package
-from collection.apkg.checks import MODEL_CLOZE, SourceDeck
+from collection.apkg.checks import SourceDeck
 from collection.apkg.errors import MalformedPackage
 from collection.apkg.source import (
     FIELD_SEPARATOR,
@@ -52,7 +52,8 @@ from collection.apkg.source import (
 )
 from collection.cards import sort_field_and_checksum
 from collection.col import Col, mark_modified
-from collection.decks import LOCAL_USN, SEPARATOR, DeckIndex, name_key
+from collection.decks import SEPARATOR, DeckIndex, name_key
+from collection.enums import LOCAL_USN, CardQueue, CardType, NotetypeKind
 from collection.errors import FilteredDeck
 from collection.ids import ms
 from collection.scheduler.timing import sched_timing_for_collection
@@ -60,15 +61,6 @@ from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID
 
 _DAY_MS: Final = 86_400_000
 _LEARNING_DUE_FLOOR: Final = 1_000_000_000  # Anki: a learning `due` above this is a time
-
-TYPE_NEW: Final = 0
-TYPE_LEARN: Final = 1
-TYPE_REVIEW: Final = 2
-TYPE_RELEARN: Final = 3
-QUEUE_NEW: Final = 0
-QUEUE_LEARN: Final = 1
-QUEUE_REVIEW: Final = 2
-QUEUE_DAY_LEARN: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +159,7 @@ def _fields_match(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> b
 
 def _equal_schema(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
     return (
-        ours.get("type", 0) == theirs["type"]
+        ours.get("type", NotetypeKind.NORMAL) == theirs["type"]
         and _fields_match(ours.get("flds") or [], theirs["flds"])
         and _fields_match(ours.get("tmpls") or [], theirs["tmpls"])
     )
@@ -176,7 +168,7 @@ def _equal_schema(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
 def _same_content(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
     try:
         return (
-            ours.get("type", 0) == theirs["type"]
+            ours.get("type", NotetypeKind.NORMAL) == theirs["type"]
             and [f["name"] for f in ours["flds"]] == [f["name"] for f in theirs["flds"]]
             and [(t["qfmt"], t["afmt"]) for t in ours["tmpls"]]
             == [(t["qfmt"], t["afmt"]) for t in theirs["tmpls"]]
@@ -186,7 +178,7 @@ def _same_content(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
 
 
 def _valid_ord(model: dict[str, Any], ord_: int) -> bool:
-    if model["type"] == MODEL_CLOZE:
+    if model["type"] == NotetypeKind.CLOZE:
         return ord_ <= MAX_CLOZE_ORD
     return ord_ < len(model["tmpls"])
 
@@ -206,10 +198,10 @@ def restore_from_filtered(card: CardRow, home: int) -> CardRow:
     due = card.odue if card.odue else card.due
     queue = card.queue
     if queue >= 0:
-        if card.type in (TYPE_LEARN, TYPE_RELEARN):
-            queue = QUEUE_LEARN if due > _LEARNING_DUE_FLOOR else QUEUE_DAY_LEARN
+        if card.type in (CardType.LEARN, CardType.RELEARN):
+            queue = CardQueue.LEARN if due > _LEARNING_DUE_FLOOR else CardQueue.DAY_LEARN
         else:
-            queue = {TYPE_NEW: QUEUE_NEW, TYPE_REVIEW: QUEUE_REVIEW}[card.type]
+            queue = CardQueue.NEW if card.type == CardType.NEW else CardQueue.REVIEW
     return card._replace(did=home, odid=0, odue=0, due=due, queue=queue)
 
 
@@ -368,7 +360,7 @@ class _Planner:
             existing.add((target_nid, card.ord))
             card = restore_from_filtered(card, home_deck(card, self.source))
             used_decks.add(card.did)
-            if card.type == TYPE_NEW:
+            if card.type == CardType.NEW:
                 positions.add(card.due)
             plan.cards[card.id] = ids.assign(card.id)
         conf = self.col.conf
@@ -512,12 +504,13 @@ def _note_values(
 
 
 def _shift(card: CardRow, plan: _Plan) -> CardRow:
-    if plan.v1_source and card.type == TYPE_REVIEW and card.queue in (QUEUE_LEARN, QUEUE_DAY_LEARN):
-        card = card._replace(type=TYPE_RELEARN)  # v1 kept relearning cards as type 2
+    learning = (CardQueue.LEARN, CardQueue.DAY_LEARN)
+    if plan.v1_source and card.type == CardType.REVIEW and card.queue in learning:
+        card = card._replace(type=CardType.RELEARN)  # v1 kept relearning cards as type 2
     due = card.due
-    if card.queue in (QUEUE_REVIEW, QUEUE_DAY_LEARN) or card.type == TYPE_REVIEW:
+    if card.queue in (CardQueue.REVIEW, CardQueue.DAY_LEARN) or card.type == CardType.REVIEW:
         due -= plan.day_shift
-    elif card.type == TYPE_NEW:
+    elif card.type == CardType.NEW:
         due = plan.positions.get(due, due)
     return card._replace(due=due)
 

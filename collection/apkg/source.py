@@ -33,6 +33,7 @@ from collection.apkg.checks import (
     timing_config,
 )
 from collection.apkg.errors import MalformedPackage
+from collection.enums import CardQueue, CardType, RevlogKind
 from collection.schema import DEFAULT_DCONF_ID
 
 FIELD_SEPARATOR: Final = "\x1f"
@@ -40,6 +41,9 @@ _MAX_GUID_CHARS: Final = 1_000
 _MAX_CARD_DATA_CHARS: Final = 65_536
 # Anki allows cloze numbers up to 499 (card ords 0-498); anything else is not a card.
 MAX_CLOZE_ORD: Final = 498
+_CARD_TYPES: Final = frozenset(CardType)
+_CARD_QUEUES: Final = frozenset(CardQueue)
+_REVLOG_KINDS: Final = frozenset(RevlogKind)
 
 _SCHEMA11_TABLES: Final = frozenset({"col", "notes", "cards", "revlog"})
 _SCHEMA18_TABLES: Final = _SCHEMA11_TABLES | {
@@ -209,7 +213,7 @@ class SourceCollection:
                 for v, k in zip(row[:5], ("id", "note", "deck", "template", "mtime"), strict=True)
             )
             ctype, queue = check_int(row[5], f"{what}'s type"), check_int(row[6], f"{what}'s queue")
-            if not (0 <= ctype <= 3 and -3 <= queue <= 4 and 0 <= ord_ < 65_536):
+            if not (ctype in _CARD_TYPES and queue in _CARD_QUEUES and 0 <= ord_ < 65_536):
                 raise malformed(f"{what} has type {ctype}, queue {queue}, ord {ord_}")
             due, ivl, factor, reps, lapses, left, odue = (
                 check_int(v, f"{what}'s {k}", I32)
@@ -239,7 +243,7 @@ class SourceCollection:
                     row[2:], ("ease", "ivl", "lastIvl", "factor", "time", "type"), strict=True
                 )
             )
-            if not (0 <= ease <= 4 and 0 <= kind <= 5):
+            if not (0 <= ease <= 4 and kind in _REVLOG_KINDS):
                 raise malformed(f"{what} has ease {ease} and type {kind}")
             yield RevlogRow(rid, cid, ease, ivl, last_ivl, factor, taken, kind)
 

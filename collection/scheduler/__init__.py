@@ -14,26 +14,7 @@ from .answer import (
     learning_delay_with_fuzz,
     updated_card_data,
 )
-from .card import (
-    CARD_TYPE_LEARN,
-    CARD_TYPE_NEW,
-    CARD_TYPE_RELEARN,
-    CARD_TYPE_REVIEW,
-    LOCAL_USN,
-    QUEUE_DAY_LEARN,
-    QUEUE_LEARN,
-    QUEUE_MANUALLY_BURIED,
-    QUEUE_NEW,
-    QUEUE_PREVIEW,
-    QUEUE_REVIEW,
-    QUEUE_SIBLING_BURIED,
-    QUEUE_SUSPENDED,
-    REVLOG_FILTERED,
-    REVLOG_LEARN,
-    REVLOG_RELEARN,
-    REVLOG_REVIEW,
-    CardState,
-)
+from .card import CardState
 from .fuzz import constrained_fuzz_bounds, fuzz_bounds, fuzz_delta, with_review_fuzz
 from .labels import answer_button_time, answer_button_time_collapsible, describe_next_states
 from .options import LEECH_ACTION_SUSPEND, LEECH_ACTION_TAG_ONLY, DeckOptions
@@ -64,28 +45,11 @@ from .timing import (
 )
 
 __all__ = [
-    "CARD_TYPE_LEARN",
-    "CARD_TYPE_NEW",
-    "CARD_TYPE_RELEARN",
-    "CARD_TYPE_REVIEW",
     "DEFAULT_LEARN_AHEAD_SECS",
     "DEFAULT_ROLLOVER_HOUR",
     "LEECH_ACTION_SUSPEND",
     "LEECH_ACTION_TAG_ONLY",
     "LEECH_TAG",
-    "LOCAL_USN",
-    "QUEUE_DAY_LEARN",
-    "QUEUE_LEARN",
-    "QUEUE_MANUALLY_BURIED",
-    "QUEUE_NEW",
-    "QUEUE_PREVIEW",
-    "QUEUE_REVIEW",
-    "QUEUE_SIBLING_BURIED",
-    "QUEUE_SUSPENDED",
-    "REVLOG_FILTERED",
-    "REVLOG_LEARN",
-    "REVLOG_RELEARN",
-    "REVLOG_REVIEW",
     "AnswerResult",
     "CardState",
     "DeckOptions",

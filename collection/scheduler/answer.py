@@ -4,18 +4,10 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from collection.enums import LOCAL_USN, CardQueue, CardType
+
 from ._rust import as_u32, f32, sat_u32
-from .card import (
-    CARD_TYPE_LEARN,
-    CARD_TYPE_RELEARN,
-    CARD_TYPE_REVIEW,
-    LOCAL_USN,
-    QUEUE_DAY_LEARN,
-    QUEUE_LEARN,
-    QUEUE_REVIEW,
-    QUEUE_SUSPENDED,
-    CardState,
-)
+from .card import CardState
 from .options import LEECH_ACTION_SUSPEND, DeckOptions
 from .rng import fuzz_seed, random_u32_in_range
 from .states import (
@@ -177,25 +169,25 @@ def apply_state(
         learning = chosen if isinstance(chosen, LearnState) else chosen.learning
         delay = learning.interval.maybe_as_days(secs_until_rollover)
         if delay.in_days:
-            fields["queue"] = QUEUE_DAY_LEARN
+            fields["queue"] = CardQueue.DAY_LEARN
             fields["due"] = today + delay.amount
         else:
-            fields["queue"] = QUEUE_LEARN
+            fields["queue"] = CardQueue.LEARN
             fields["due"] = now_secs + learning_delay_with_fuzz(
                 card.id, card.reps, delay.amount, fuzz=fuzz
             )
         fields["left"] = learning.remaining_steps
         if isinstance(chosen, LearnState):
-            fields["type"] = CARD_TYPE_LEARN
+            fields["type"] = CardType.LEARN
         else:
-            fields["type"] = CARD_TYPE_RELEARN
+            fields["type"] = CardType.RELEARN
             fields["ivl"] = chosen.review.scheduled_days
             fields["lapses"] = chosen.review.lapses
             fields["factor"] = ease_permille(chosen.review.ease_factor)
             revlog_factor = fields["factor"]
     elif isinstance(chosen, ReviewState):
-        fields["type"] = CARD_TYPE_REVIEW
-        fields["queue"] = QUEUE_REVIEW
+        fields["type"] = CardType.REVIEW
+        fields["queue"] = CardQueue.REVIEW
         fields["ivl"] = chosen.scheduled_days
         fields["due"] = today + chosen.scheduled_days
         fields["factor"] = ease_permille(chosen.ease_factor)
@@ -208,7 +200,7 @@ def apply_state(
     leech = is_leeched(chosen)
     suspend = leech and options.leech_action == LEECH_ACTION_SUSPEND
     if suspend:
-        fields["queue"] = QUEUE_SUSPENDED
+        fields["queue"] = CardQueue.SUSPENDED
 
     new_card = replace(
         card,

@@ -4,32 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-# cards.type
-CARD_TYPE_NEW: Final = 0
-CARD_TYPE_LEARN: Final = 1
-CARD_TYPE_REVIEW: Final = 2
-CARD_TYPE_RELEARN: Final = 3
-
-# cards.queue
-QUEUE_NEW: Final = 0
-QUEUE_LEARN: Final = 1
-"""Intraday (re)learning: `due` is epoch seconds."""
-QUEUE_REVIEW: Final = 2
-QUEUE_DAY_LEARN: Final = 3
-"""Interday (re)learning step: `due` is a day number."""
-QUEUE_PREVIEW: Final = 4
-QUEUE_SUSPENDED: Final = -1
-QUEUE_SIBLING_BURIED: Final = -2
-QUEUE_MANUALLY_BURIED: Final = -3
-
-# revlog.type
-REVLOG_LEARN: Final = 0
-REVLOG_REVIEW: Final = 1
-REVLOG_RELEARN: Final = 2
-REVLOG_FILTERED: Final = 3
-
-# Local changes not yet synced carry usn -1.
-LOCAL_USN: Final = -1
+from collection.enums import CardQueue, CardType
 
 _COLUMNS: Final = (
     "id",
@@ -73,8 +48,8 @@ class CardState:
     id: int
     nid: int
     did: int
-    type: int = CARD_TYPE_NEW
-    queue: int = QUEUE_NEW
+    type: int = CardType.NEW
+    queue: int = CardQueue.NEW
     due: int = 0
     ivl: int = 0
     factor: int = 0

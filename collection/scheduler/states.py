@@ -7,17 +7,10 @@ the four buttons would lead to. Arithmetic follows Anki's `f32` code exactly.
 from dataclasses import dataclass
 from typing import Final
 
+from collection.enums import CardType, RevlogKind
+
 from ._rust import as_u32, f32, round_half_away
-from .card import (
-    CARD_TYPE_LEARN,
-    CARD_TYPE_NEW,
-    CARD_TYPE_RELEARN,
-    CARD_TYPE_REVIEW,
-    REVLOG_LEARN,
-    REVLOG_RELEARN,
-    REVLOG_REVIEW,
-    CardState,
-)
+from .card import CardState
 from .fuzz import with_review_fuzz
 from .options import DeckOptions
 from .rng import fuzz_factor, fuzz_seed
@@ -122,10 +115,10 @@ class SchedulingStates:
 def revlog_kind(state: SchedulingState) -> int:
     """The revlog `type` of an answer given in `state` (normal decks)."""
     if isinstance(state, NewState | LearnState):
-        return REVLOG_LEARN
+        return RevlogKind.LEARNING
     if isinstance(state, ReviewState):
-        return REVLOG_REVIEW
-    return REVLOG_RELEARN
+        return RevlogKind.REVIEW
+    return RevlogKind.RELEARNING
 
 
 def is_leeched(state: SchedulingState) -> bool:
@@ -206,12 +199,12 @@ def current_state(card: CardState, options: DeckOptions, today: int) -> Scheduli
     """The state Anki derives from a card's columns (a card in a normal deck)."""
     ease = f32(f32(float(card.factor)) / 1000.0)
     remaining = card.left % 1000
-    if card.type == CARD_TYPE_NEW:
+    if card.type == CardType.NEW:
         return NewState(position=max(card.due, 0))
-    if card.type == CARD_TYPE_LEARN:
+    if card.type == CardType.LEARN:
         secs = LearningSteps(options.learn_steps).current_delay_secs(remaining)
         return LearnState(remaining_steps=remaining, scheduled_secs=secs)
-    if card.type == CARD_TYPE_REVIEW:
+    if card.type == CardType.REVIEW:
         # In a normal deck a card answered before its due date counts as on time.
         due = min(card.due, today)
         return ReviewState(
@@ -220,7 +213,7 @@ def current_state(card: CardState, options: DeckOptions, today: int) -> Scheduli
             ease_factor=ease,
             lapses=card.lapses,
         )
-    if card.type == CARD_TYPE_RELEARN:
+    if card.type == CardType.RELEARN:
         secs = LearningSteps(options.relearn_steps).current_delay_secs(remaining)
         return RelearnState(
             learning=LearnState(remaining_steps=remaining, scheduled_secs=secs),

@@ -26,18 +26,8 @@ import collection.col
 from collection import review, stats
 from collection.col import Col
 from collection.decks import DeckIndex, get_current_deck
+from collection.enums import CardQueue, RevlogKind
 from collection.review import _count, _done_today, _first, answer, next_card, timing
-from collection.scheduler import (
-    QUEUE_DAY_LEARN,
-    QUEUE_LEARN,
-    QUEUE_MANUALLY_BURIED,
-    QUEUE_NEW,
-    QUEUE_REVIEW,
-    QUEUE_SIBLING_BURIED,
-    QUEUE_SUSPENDED,
-    REVLOG_LEARN,
-    REVLOG_REVIEW,
-)
 from tests.collection.conftest import NOW
 from tests.support.seed import STUDY_DECK, build_collection
 
@@ -124,7 +114,7 @@ def test_the_unbury_check_searches_indexes_only(big: Path) -> None:
 
 def test_an_exhausted_deck_explains_itself_with_indexed_probes(big: Path) -> None:
     with closing(sqlite3.connect(big)) as conn:
-        conn.execute("update cards set queue = ? where queue >= 0", (QUEUE_SUSPENDED,))
+        conn.execute("update cards set queue = ? where queue >= 0", (CardQueue.SUSPENDED,))
         plans = _plans(conn, lambda: next_card(conn, None, now=NOW))
         shown = next_card(conn, None, now=NOW)
         conn.rollback()
@@ -177,7 +167,11 @@ def _has_statistics(path: Path) -> bool:
 
 @pytest.mark.parametrize(
     ("queues", "bounded"),
-    [(str(QUEUE_LEARN), True), (f"{QUEUE_REVIEW},{QUEUE_DAY_LEARN}", True), ("0", False)],
+    [
+        (str(CardQueue.LEARN), True),
+        (f"{CardQueue.REVIEW},{CardQueue.DAY_LEARN}", True),
+        ("0", False),
+    ],
 )
 def test_first_probes_the_scheduling_index_in_order(big: Path, queues: str, bounded: bool) -> None:
     with closing(_readonly(big)) as conn:
@@ -193,9 +187,9 @@ def test_first_probes_the_scheduling_index_in_order(big: Path, queues: str, boun
 @pytest.mark.parametrize(
     ("where", "args"),
     [
-        ("queue = ?", (QUEUE_NEW,)),
-        ("queue = ? and due <= ?", (QUEUE_REVIEW, 400)),
-        ("queue in (?, ?)", (QUEUE_SUSPENDED, QUEUE_MANUALLY_BURIED)),
+        ("queue = ?", (CardQueue.NEW,)),
+        ("queue = ? and due <= ?", (CardQueue.REVIEW, 400)),
+        ("queue in (?, ?)", (CardQueue.SUSPENDED, CardQueue.USER_BURIED)),
         ("queue >= 0", ()),
         ("1", ()),
     ],
@@ -246,14 +240,14 @@ def test_done_today_counts_as_the_plain_join(big: Path) -> None:
             ids = decks.subtree(deck_id)
             old = conn.execute(
                 _OLD_DONE_TODAY.format(marks=",".join("?" * len(ids))),
-                (REVLOG_LEARN, REVLOG_REVIEW, (when.next_day_at - 86_400) * 1000, *ids),
+                (RevlogKind.LEARNING, RevlogKind.REVIEW, (when.next_day_at - 86_400) * 1000, *ids),
             ).fetchone()
             assert _done_today(conn, ids, when) == (int(old[0]), int(old[1]))
         assert _done_today(conn, _study_ids(conn), when)[1] > 0
         conn.rollback()
 
 
-@pytest.mark.parametrize("queue", [None, QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED])
+@pytest.mark.parametrize("queue", [None, CardQueue.SCHED_BURIED, CardQueue.USER_BURIED])
 @pytest.mark.parametrize("where", ["first", "last", "orphan"])
 def test_the_unbury_check_finds_what_a_scan_finds(big: Path, queue: int | None, where: str) -> None:
     with closing(sqlite3.connect(big)) as conn:
@@ -267,7 +261,7 @@ def test_the_unbury_check_finds_what_a_scan_finds(big: Path, queue: int | None, 
             if where == "orphan":  # in a deck missing from col.decks
                 conn.execute("update cards set did = 424242 where id = ?", (card_id,))
         expected = conn.execute(
-            _OLD_ANY_BURIED, (QUEUE_SIBLING_BURIED, QUEUE_MANUALLY_BURIED)
+            _OLD_ANY_BURIED, (CardQueue.SCHED_BURIED, CardQueue.USER_BURIED)
         ).fetchone()
         assert review.needs_unbury(conn, now=tomorrow) is (expected is not None)
         assert review.needs_unbury(conn, now=tomorrow) is (queue is not None)
@@ -359,7 +353,7 @@ def test_try_next_card_defers_to_the_unbury(conn: sqlite3.Connection) -> None:
 
     buried = add_card(conn, "b", "back", now=NOW).card_id
     waiting = add_card(conn, "w", "back", now=NOW).card_id
-    conn.execute("update cards set queue = ? where id = ?", (QUEUE_MANUALLY_BURIED, buried))
+    conn.execute("update cards set queue = ? where id = ?", (CardQueue.USER_BURIED, buried))
     tomorrow = timing(Col(conn), conn, NOW).next_day_at + 1
     assert review.try_next_card(conn, None, now=tomorrow) is None
     review.unbury_on_new_day(conn, now=tomorrow)

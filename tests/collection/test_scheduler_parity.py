@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
+from collection.enums import CardQueue
 from collection.scheduler import (
-    QUEUE_LEARN,
-    QUEUE_SUSPENDED,
     CardState,
     DeckOptions,
     answer_card,
@@ -328,7 +327,7 @@ def assert_same_as_anki(dconf: dict[str, Any], result: dict[str, Any], *, fuzz: 
     # Anki stamps intraday due times and `mod` with its own clock, read just after
     # the answer time we pass in.
     clock_slack = result["after_secs"] - result["answered_ms"] // 1000
-    if anki_card["queue"] == QUEUE_LEARN:
+    if anki_card["queue"] == CardQueue.LEARN:
         assert 0 <= anki_card["due"] - our_card["due"] <= clock_slack
     else:
         assert our_card["due"] == anki_card["due"]
@@ -336,7 +335,7 @@ def assert_same_as_anki(dconf: dict[str, Any], result: dict[str, Any], *, fuzz: 
 
     assert ours.revlog.as_row() == anki_revlog
     assert ours.leech == ("leech" in result["tags"])
-    assert ours.suspend == (anki_card["queue"] == QUEUE_SUSPENDED)
+    assert ours.suspend == (anki_card["queue"] == CardQueue.SUSPENDED)
 
 
 def assert_same_labels(dconf: dict[str, Any], result: dict[str, Any], *, fuzz: bool) -> None:
@@ -401,7 +400,7 @@ def test_fuzz_random_numbers_match_anki_for_many_seeds(anki_fuzzed: dict[str, An
     for result in group["results"]:
         ours = _ours(group["dconf"], result, fuzz=True)
         anki_card = result["after"]
-        if anki_card["queue"] == QUEUE_LEARN:
+        if anki_card["queue"] == CardQueue.LEARN:
             slack = result["after_secs"] - result["answered_ms"] // 1000
             same = 0 <= anki_card["due"] - ours.card.due <= slack
         else:

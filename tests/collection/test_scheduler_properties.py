@@ -5,14 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collection.enums import CardQueue, CardType
 from collection.scheduler import (
-    CARD_TYPE_LEARN,
-    CARD_TYPE_NEW,
-    CARD_TYPE_RELEARN,
-    CARD_TYPE_REVIEW,
-    QUEUE_DAY_LEARN,
-    QUEUE_LEARN,
-    QUEUE_REVIEW,
     CardState,
     DeckOptions,
     ReviewState,
@@ -61,8 +55,8 @@ def review_cards(draw: st.DrawFn) -> CardState:
         id=draw(card_ids),
         nid=1,
         did=1,
-        type=CARD_TYPE_REVIEW,
-        queue=QUEUE_REVIEW,
+        type=CardType.REVIEW,
+        queue=CardQueue.REVIEW,
         due=TODAY - draw(st.integers(-30, 400)),
         ivl=ivl,
         factor=draw(st.integers(1300, 5000)),
@@ -73,22 +67,22 @@ def review_cards(draw: st.DrawFn) -> CardState:
 
 @st.composite
 def any_cards(draw: st.DrawFn) -> CardState:
-    kind = draw(st.sampled_from([CARD_TYPE_NEW, CARD_TYPE_LEARN, CARD_TYPE_REVIEW, 3]))
-    if kind == CARD_TYPE_REVIEW:
+    kind = draw(st.sampled_from([CardType.NEW, CardType.LEARN, CardType.REVIEW, 3]))
+    if kind == CardType.REVIEW:
         return draw(review_cards())
     base = draw(review_cards())
     left = draw(st.integers(0, 5))
-    if kind == CARD_TYPE_NEW:
+    if kind == CardType.NEW:
         return CardState(id=base.id, nid=1, did=1, due=draw(st.integers(0, 10_000)))
-    queue = draw(st.sampled_from([QUEUE_LEARN, QUEUE_DAY_LEARN]))
-    due = int(NOW) if queue == QUEUE_LEARN else TODAY
-    if kind == CARD_TYPE_LEARN:
+    queue = draw(st.sampled_from([CardQueue.LEARN, CardQueue.DAY_LEARN]))
+    due = int(NOW) if queue == CardQueue.LEARN else TODAY
+    if kind == CardType.LEARN:
         return CardState(id=base.id, nid=1, did=1, type=kind, queue=queue, due=due, left=left)
     return CardState(
         id=base.id,
         nid=1,
         did=1,
-        type=CARD_TYPE_RELEARN,
+        type=CardType.RELEARN,
         queue=queue,
         due=due,
         ivl=max(base.ivl, 1),
@@ -150,29 +144,29 @@ def test_every_answer_is_well_formed(
     assert result.revlog.ease == ease
     assert result.revlog.type == {0: 0, 1: 0, 2: 1, 3: 2}[card.type]
     assert result.revlog.time == min(12_345, opts.max_taken * 1000)
-    if new.type in (CARD_TYPE_REVIEW, CARD_TYPE_RELEARN):
+    if new.type in (CardType.REVIEW, CardType.RELEARN):
         # ease never drops below 130% once a card has one
         assert new.factor >= 1300
         assert result.revlog.factor == new.factor
         assert new.ivl >= 1
-    if new.type == CARD_TYPE_REVIEW:
+    if new.type == CardType.REVIEW:
         assert new.left == 0
         assert new.due == TODAY + new.ivl
         assert result.revlog.ivl == new.ivl
-        if card.type != CARD_TYPE_RELEARN:  # Easy in relearning is simply ivl + 1
+        if card.type != CardType.RELEARN:  # Easy in relearning is simply ivl + 1
             assert new.ivl <= max(opts.max_ivl, 1) + _quirk(card, fuzz)
     else:
-        assert new.type in (CARD_TYPE_LEARN, CARD_TYPE_RELEARN)
-        if new.queue == QUEUE_LEARN:
+        assert new.type in (CardType.LEARN, CardType.RELEARN)
+        if new.queue == CardQueue.LEARN:
             delay = -result.revlog.ivl
             assert 0 <= new.due - int(NOW) - delay <= min(delay // 4, 300)
             assert new.due < NEXT_DAY + 300
-        elif new.queue == QUEUE_DAY_LEARN:
+        elif new.queue == CardQueue.DAY_LEARN:
             assert new.due == TODAY + result.revlog.ivl
             assert result.revlog.ivl >= 1
     assert result.suspend == (result.leech and opts.leech_action == 0)
     if result.leech:
-        assert card.type == CARD_TYPE_REVIEW and ease == 1
+        assert card.type == CardType.REVIEW and ease == 1
         assert new.lapses >= opts.leech_fails > 0
 
 

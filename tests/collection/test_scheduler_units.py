@@ -8,16 +8,8 @@ import sqlite3
 
 import pytest
 
+from collection.enums import CardQueue, CardType
 from collection.scheduler import (
-    CARD_TYPE_LEARN,
-    CARD_TYPE_NEW,
-    CARD_TYPE_RELEARN,
-    CARD_TYPE_REVIEW,
-    QUEUE_DAY_LEARN,
-    QUEUE_LEARN,
-    QUEUE_NEW,
-    QUEUE_REVIEW,
-    QUEUE_SUSPENDED,
     CardState,
     DeckOptions,
     answer_button_time,
@@ -298,7 +290,7 @@ def _answer(card: CardState, ease: int, options: DeckOptions | None = None, **kw
 def test_new_card_good() -> None:
     card = CardState(id=11, nid=2, did=1, due=9, data="{}")
     result = _answer(card, 3)
-    assert (result.card.type, result.card.queue, result.card.left) == (CARD_TYPE_LEARN, 1, 1)
+    assert (result.card.type, result.card.queue, result.card.left) == (CardType.LEARN, 1, 1)
     assert result.card.due == 1_700_000_000 + 600
     assert (result.card.ivl, result.card.factor, result.card.reps) == (0, 0, 1)
     assert (result.card.mod, result.card.usn) == (1_700_000_000, -1)
@@ -318,29 +310,29 @@ def test_new_card_good() -> None:
 
 
 def test_learning_step_reaching_past_the_rollover_becomes_interday() -> None:
-    card = CardState(id=11, nid=2, did=1, type=CARD_TYPE_LEARN, queue=QUEUE_LEARN, left=2)
+    card = CardState(id=11, nid=2, did=1, type=CardType.LEARN, queue=CardQueue.LEARN, left=2)
     result = _answer(card, 3, next_day_at=int(NOW) + 300)
-    assert (result.card.queue, result.card.due, result.card.left) == (QUEUE_DAY_LEARN, 501, 1)
+    assert (result.card.queue, result.card.due, result.card.left) == (CardQueue.DAY_LEARN, 501, 1)
     assert (result.revlog.ivl, result.revlog.last_ivl) == (1, -60)
 
 
 def test_day_long_steps_are_interday() -> None:
     options = DeckOptions(learn_steps=(1440.0, 4320.0))
-    card = CardState(id=11, nid=2, did=1, type=CARD_TYPE_LEARN, queue=QUEUE_DAY_LEARN, left=2)
+    card = CardState(id=11, nid=2, did=1, type=CardType.LEARN, queue=CardQueue.DAY_LEARN, left=2)
     result = _answer(card, 3, options)
-    assert (result.card.queue, result.card.due) == (QUEUE_DAY_LEARN, TODAY + 3)
+    assert (result.card.queue, result.card.due) == (CardQueue.DAY_LEARN, TODAY + 3)
     assert (result.revlog.ivl, result.revlog.last_ivl) == (3, 1)
 
 
 def test_review_lapse_into_relearning_and_leech_suspend() -> None:
     options = DeckOptions(leech_fails=4, leech_action=0, lapse_mult=0.5, min_ivl=3)
     card = CardState(
-        id=11, nid=2, did=1, type=CARD_TYPE_REVIEW, queue=QUEUE_REVIEW, due=TODAY,
+        id=11, nid=2, did=1, type=CardType.REVIEW, queue=CardQueue.REVIEW, due=TODAY,
         ivl=20, factor=1400, reps=30, lapses=3,
     )  # fmt: skip
     result = _answer(card, 1, options)
     assert result.leech and result.suspend
-    assert (result.card.type, result.card.queue) == (CARD_TYPE_RELEARN, QUEUE_SUSPENDED)
+    assert (result.card.type, result.card.queue) == (CardType.RELEARN, CardQueue.SUSPENDED)
     assert (result.card.ivl, result.card.factor, result.card.lapses) == (10, 1300, 4)
     assert (result.revlog.ivl, result.revlog.last_ivl, result.revlog.factor) == (-600, 20, 1300)
     assert result.revlog.type == 1
@@ -355,7 +347,7 @@ def test_time_taken_is_capped() -> None:
 
 
 def test_bad_input_is_refused() -> None:
-    card = CardState(id=11, nid=2, did=1, type=CARD_TYPE_NEW, queue=QUEUE_NEW)
+    card = CardState(id=11, nid=2, did=1, type=CardType.NEW, queue=CardQueue.NEW)
     with pytest.raises(ValueError, match="ease"):
         _answer(card, 5)
     with pytest.raises(ValueError, match="filtered"):
