@@ -18,8 +18,6 @@ from tests.support.api_rig import USER_STORES, Rig, build_rig, dynamodb_tables
 from tests.support.fault_proxy import FaultProxy
 from tests.support.moto_server import MotoServer
 
-BUCKET = "javumbo-test"
-
 # Tests never talk to real AWS: fake credentials and a fixed region for every client.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ class Rig:
     store: ObjectStore
     clock: Clock
     data_dir: Path
-    tokens: dict[str, str] = field(default_factory=dict)
 
     def register(self, username: str, name: str | None = None, password: str = PASSWORD) -> None:
         response = self.client.post(
@@ -63,7 +62,6 @@ class Rig:
         response = self.client.post("/api/login", json={"username": username, "password": password})
         assert response.status_code == 200, response.text
         token = response.json()["access_token"]
-        self.tokens[username] = token
         return {"Authorization": f"Bearer {token}"}
 
     def signed_up(self, username: str) -> dict[str, str]:

@@ -43,7 +43,6 @@ _WORDS = (
 class Seeded:
     body: bytes
     cards: int
-    study_deck_id: int
     due_today: int  # reviews due today or overdue in the study deck tree
 
 
@@ -70,7 +69,7 @@ def build_collection(cards: int, *, seed: int = 8, now: float | None = None) -> 
             set_current_deck(conn, study_deck_id, now=created)
             conn.commit()
             conn.execute("vacuum")
-        return Seeded(path.read_bytes(), cards, study_deck_id, due_today)
+        return Seeded(path.read_bytes(), cards, due_today)
 
 
 def _insert_cards(
