@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+from collection.cards import take_new_positions
 from collection.col import Col
 from collection.decks import DeckIndex
 from collection.enums import BURIED_QUEUES, LOCAL_USN, CardQueue, CardType, RevlogKind
 from collection.errors import CardNotFound, FilteredDeck
+from collection.ids import next_row_id
 from collection.review import restore_queues
 
 
@@ -56,17 +58,14 @@ def forget(conn: sqlite3.Connection, card_id: int, *, now: float, reset_counts: 
     """Make the card new again, at the end of the new queue, as Anki's "Reset" does."""
     _, _, ivl, factor = _require(conn, card_id)
     col = Col(conn)
-    position = int(col.conf.get("nextPos", 0) or 0)
-    col.conf["nextPos"] = position + 1
-    col.mark_changed("conf")
+    position = take_new_positions(col)
     counts = ", reps = 0, lapses = 0" if reset_counts else ""
     conn.execute(
         f"update cards set type = {CardType.NEW}, queue = {CardQueue.NEW}, due = ?, ivl = 0,"
         f" factor = 0, left = 0, odue = 0, mod = ?, usn = ?{counts} where id = ?",
         (position, int(now), LOCAL_USN, card_id),
     )
-    (top,) = conn.execute("select max(id) from revlog").fetchone()
-    revlog_id = max(int(now * 1000), (top or 0) + 1)
+    revlog_id = next_row_id(conn, "revlog", now)
     conn.execute(
         "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
         " values (?, ?, ?, 0, 0, ?, ?, 0, ?)",

@@ -30,6 +30,7 @@ from collection.text import field_checksum, strip_html_preserving_media_filename
 FIELD_SEPARATOR: Final = "\x1f"
 MAX_FIELD_CHARS: Final = 100_000
 BASIC_NAME: Final = "Basic"
+_U32_RANGE: Final = 2**32  # Anki keeps `nextPos` as a u32
 
 
 class AddedCard(NamedTuple):
@@ -249,7 +250,7 @@ def add_card(
 
     fields = [front, back] + [""] * (len(model["flds"]) - 2)
     sort_field, checksum = sort_field_and_checksum(fields, int(model.get("sortf", 0)))
-    position = _next_position(col)
+    position = take_new_positions(col)
     note_id = next_row_id(conn, "notes", now)
     card_id = next_row_id(conn, "cards", now)
     mod = int(now)
@@ -278,14 +279,19 @@ def add_card(
     return AddedCard(card_id, note_id)
 
 
-def _next_position(col: Col) -> int:
-    """Anki's `nextPos`: the new card's position; the stored value moves on by one."""
-    try:
-        position = int(col.conf.get("nextPos", 0))
-    except (TypeError, ValueError):
-        position = 0
-    col.conf["nextPos"] = position + 1
-    col.mark_changed("conf")
+def take_new_positions(col: Col, count: int = 1) -> int:
+    """The first of `count` new-card positions, taken from `nextPos`, which moves on by
+    `count` (nothing is written for 0).
+
+    As in Anki (`get_and_update_next_card_position`), a `nextPos` that is not a whole
+    number from 0 to 2**32 - 1 (a float, a string, a negative number, a boolean) reads
+    as 0, and the stored value wraps around at 2**32.
+    """
+    stored = col.conf.get("nextPos")
+    position = stored if type(stored) is int and 0 <= stored < _U32_RANGE else 0
+    if count:
+        col.conf["nextPos"] = (position + count) % _U32_RANGE
+        col.mark_changed("conf")
     return position
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from collection.col import Col
-from collection.enums import LOCAL_USN, CardQueue, CardType, GraveKind
+from collection.enums import LOCAL_USN, GraveKind
 from collection.errors import (
     DeckNotFound,
     DefaultDeckProtected,
@@ -31,6 +31,7 @@ from collection.errors import (
     MalformedCollection,
 )
 from collection.ids import next_id
+from collection.scheduler.card import restored_queue
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID, new_deck
 
 SEPARATOR: Final = "::"
@@ -383,25 +384,21 @@ def _return_filtered_cards_home(
     deck survives: back to `odid`, `due` restored from `odue`, queue from the type."""
     f_marks = ",".join("?" * len(filtered))
     d_marks = ",".join("?" * len(doomed))
-    conn.execute(
-        f"""
-        update cards set
-            did = odid,
-            odid = 0,
-            due = case when odue > 0 then odue else due end,
-            queue = case
-                when queue < 0 then queue
-                when type in ({CardType.LEARN}, {CardType.RELEARN}) then
-                    case when (case when odue > 0 then odue else due end) > 1000000000
-                    then {CardQueue.LEARN} else {CardQueue.DAY_LEARN} end
-                when type = {CardType.NEW} then {CardQueue.NEW}
-                else {CardQueue.REVIEW} end,
-            odue = 0,
-            mod = ?,
-            usn = ?
-        where did in ({f_marks}) and odid != 0 and odid not in ({d_marks})
-        """,
-        (int(now), LOCAL_USN, *filtered, *doomed),
+    rows = conn.execute(
+        f"select id, odid, type, queue, due, odue from cards"
+        f" where did in ({f_marks}) and odid != 0 and odid not in ({d_marks})",
+        (*filtered, *doomed),
+    ).fetchall()
+    homecomings = []
+    for card_id, home, card_type, queue, due, odue in rows:
+        due = odue if odue > 0 else due
+        if queue >= 0:
+            queue = restored_queue(card_type, due)
+        homecomings.append((home, due, queue, int(now), LOCAL_USN, card_id))
+    conn.executemany(
+        "update cards set did = ?, odid = 0, due = ?, queue = ?, odue = 0, mod = ?, usn = ?"
+        " where id = ?",
+        homecomings,
     )
 
 

@@ -12,6 +12,8 @@ BASE91_ALPHABET: Final = (
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
 )
 
+IdTable = Literal["notes", "cards", "revlog"]
+
 
 def ms(now: float) -> int:
     """Epoch seconds as integer milliseconds."""
@@ -23,9 +25,16 @@ def next_id(existing: Iterable[int], now: float) -> int:
     return max(ms(now), max(existing, default=0) + 1)
 
 
-def next_row_id(conn: sqlite3.Connection, table: Literal["notes", "cards"], now: float) -> int:
-    (top,) = conn.execute(f"select max(id) from {table}").fetchone()
-    return next_id([] if top is None else [int(top)], now)
+def free_row_id(conn: sqlite3.Connection, table: IdTable, wanted: int) -> int:
+    """`wanted`, or one past the largest id of `table` if that is `wanted` or later: an
+    id no row has, after every id in use (one indexed probe of the primary key)."""
+    (top,) = conn.execute(f"select max(id) from {table} where id >= ?", (wanted,)).fetchone()
+    return wanted if top is None else int(top) + 1
+
+
+def next_row_id(conn: sqlite3.Connection, table: IdTable, now: float) -> int:
+    """A new row's id in `table`: `now` in ms, bumped past every id in use."""
+    return free_row_id(conn, table, ms(now))
 
 
 def base91(num: int) -> str:

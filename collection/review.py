@@ -19,10 +19,10 @@ from collection.enums import (
     BURIED_QUEUES,
     LOCAL_USN,
     CardQueue,
-    CardType,
     RevlogKind,
 )
 from collection.errors import CardNotFound, CollectionError
+from collection.ids import free_row_id
 from collection.scheduler import (
     LEECH_TAG,
     CardState,
@@ -32,6 +32,7 @@ from collection.scheduler import (
     describe_next_states,
     learn_ahead_secs,
     next_states,
+    restored_queue,
     sched_timing_for_collection,
 )
 from collection.schema import DEFAULT_DCONF_ID
@@ -201,13 +202,10 @@ def restore_queues(
     conn: sqlite3.Connection, where: str, args: Sequence[int], *, now: float
 ) -> None:
     """Put suspended or buried cards back in the queue their type and due imply (Anki)."""
-    conn.execute(
-        "update cards set queue = case type"
-        f" when {CardType.NEW} then {CardQueue.NEW}"
-        f" when {CardType.REVIEW} then {CardQueue.REVIEW}"
-        f" else (case when due > 1000000000 then {CardQueue.LEARN} else {CardQueue.DAY_LEARN} end)"
-        f" end, mod = ?, usn = ? where {where}",
-        (int(now), LOCAL_USN, *args),
+    rows = conn.execute(f"select id, type, due from cards where {where}", args).fetchall()
+    conn.executemany(
+        "update cards set queue = ?, mod = ?, usn = ? where id = ?",
+        [(restored_queue(ctype, due), int(now), LOCAL_USN, cid) for cid, ctype, due in rows],
     )
 
 
@@ -380,7 +378,7 @@ def answer(
         ),
     )
     revlog = result.revlog.as_row()
-    revlog["id"] = _free_revlog_id(conn, revlog["id"])
+    revlog["id"] = free_row_id(conn, "revlog", revlog["id"])
     conn.execute(
         "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
         " values (:id, :cid, :usn, :ease, :ivl, :lastIvl, :factor, :time, :type)",
@@ -393,11 +391,6 @@ def answer(
         _remember(col, idempotency_key, card_id, revlog["id"])
     col.save(now=now)
     return AnswerOutcome(new, revlog["id"], result.leech, result.suspend, repeated=False)
-
-
-def _free_revlog_id(conn: sqlite3.Connection, wanted: int) -> int:
-    (top,) = conn.execute("select max(id) from revlog where id >= ?", (wanted,)).fetchone()
-    return wanted if top is None else int(top) + 1
 
 
 def _tag_leech(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:

@@ -50,17 +50,17 @@ from collection.apkg.source import (
     SourceCollection,
     open_source,
 )
-from collection.cards import sort_field_and_checksum
+from collection.cards import sort_field_and_checksum, take_new_positions
 from collection.col import Col, mark_modified
 from collection.decks import SEPARATOR, DeckIndex, name_key
 from collection.enums import LOCAL_USN, CardQueue, CardType, NotetypeKind
 from collection.errors import FilteredDeck
 from collection.ids import ms
+from collection.scheduler.card import restored_queue
 from collection.scheduler.timing import sched_timing_for_collection
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID
 
 _DAY_MS: Final = 86_400_000
-_LEARNING_DUE_FLOOR: Final = 1_000_000_000  # Anki: a learning `due` above this is a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,6 @@ class _Plan:
     note_types_added: int = 0
     day_shift: int = 0  # source_today - our_today
     v1_source: bool = False
-    next_position: int = 0
 
 
 def _fields_match(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> bool:
@@ -198,10 +197,7 @@ def restore_from_filtered(card: CardRow, home: int) -> CardRow:
     due = card.odue if card.odue else card.due
     queue = card.queue
     if queue >= 0:
-        if card.type in (CardType.LEARN, CardType.RELEARN):
-            queue = CardQueue.LEARN if due > _LEARNING_DUE_FLOOR else CardQueue.DAY_LEARN
-        else:
-            queue = CardQueue.NEW if card.type == CardType.NEW else CardQueue.REVIEW
+        queue = restored_queue(card.type, due)
     return card._replace(did=home, odid=0, odue=0, due=due, queue=queue)
 
 
@@ -363,14 +359,9 @@ class _Planner:
             if card.type == CardType.NEW:
                 positions.add(card.due)
             plan.cards[card.id] = ids.assign(card.id)
-        conf = self.col.conf
-        start = conf.get("nextPos", 0)
-        plan.next_position = start if isinstance(start, int) and start >= 0 else 0
+        start = take_new_positions(self.col, len(positions))
         for index, position in enumerate(sorted(positions)):
-            plan.positions[position] = plan.next_position + index
-        if positions:
-            conf["nextPos"] = plan.next_position + len(positions)
-            self.col.mark_changed("conf")
+            plan.positions[position] = start + index
         return used_decks
 
     # --- decks

@@ -14,7 +14,7 @@ from .answer import (
     learning_delay_with_fuzz,
     updated_card_data,
 )
-from .card import CardState
+from .card import CardState, restored_queue
 from .fuzz import constrained_fuzz_bounds, fuzz_bounds, fuzz_delta, with_review_fuzz
 from .labels import answer_button_time, answer_button_time_collapsible, describe_next_states
 from .options import LEECH_ACTION_SUSPEND, LEECH_ACTION_TAG_ONLY, DeckOptions
@@ -81,6 +81,7 @@ __all__ = [
     "leech_threshold_met",
     "next_day_at",
     "next_states",
+    "restored_queue",
     "sched_timing_for_collection",
     "sched_timing_today",
     "updated_card_data",

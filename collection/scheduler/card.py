@@ -26,6 +26,21 @@ _COLUMNS: Final = (
 )
 
 
+LEARNING_DUE_CUTOFF: Final = 1_000_000_000
+"""A (re)learning card's `due` above this is epoch seconds, at or below it a day number."""
+
+
+def restored_queue(card_type: int, due: int) -> CardQueue:
+    """The queue a card's type and `due` put it in, for a card coming back from being
+    suspended, buried or borrowed by a filtered deck (Anki's `restore_queue_from_type`):
+    (re)learning cards go to the intraday or the interday learning queue by `due`."""
+    if card_type in (CardType.LEARN, CardType.RELEARN):
+        return CardQueue.LEARN if due > LEARNING_DUE_CUTOFF else CardQueue.DAY_LEARN
+    if card_type == CardType.NEW:
+        return CardQueue.NEW
+    return CardQueue.REVIEW
+
+
 class RowLike(Protocol):
     """A dict or a `sqlite3.Row` (with `row_factory = sqlite3.Row`)."""
 

@@ -6,6 +6,7 @@ Every test commits, copies the file and opens the copy with `anki.collection.Col
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import tempfile
@@ -18,6 +19,7 @@ from anki.collection import Collection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collection import card_actions
 from collection.cards import add_card, delete_card, get_card, list_deck_cards, update_card
 from collection.decks import (
     create_deck,
@@ -29,7 +31,9 @@ from collection.decks import (
     rename_deck,
     set_current_deck,
 )
+from collection.enums import CardQueue, CardType
 from collection.errors import CollectionError, DuplicateDeck
+from collection.scheduler.card import LEARNING_DUE_CUTOFF, restored_queue
 from collection.schema import create_collection
 from tests.collection.conftest import NOW, AnkiOpener, dump
 
@@ -130,6 +134,60 @@ def test_our_card_row_matches_one_added_by_anki(conn: sqlite3.Connection, open_i
     note_row = "select mid, tags, flds, sfld, csum, flags, data from notes where id = ?"
     assert anki.db.first(note_row, ours.note_id) == anki.db.first(note_row, note.id)
     assert get_card(conn, ours.card_id).due == 1
+
+
+# A `nextPos` Anki cannot read as a u32 counts as 0. (2**32 - 1 is left out: Anki then
+# writes the position into the card's i32 `due` as -1.)
+@pytest.mark.parametrize(
+    "stored", [5, 0, 2**32, 5.0, 5.7, "7", "abc", -3, True, None, []], ids=repr
+)
+def test_a_new_card_takes_the_position_anki_would_give_it(
+    conn: sqlite3.Connection, open_in_anki: AnkiOpener, stored: Any
+):
+    (conf,) = conn.execute("select conf from col").fetchone()
+    conf = json.loads(conf)
+    conf.pop("nextPos")
+    if stored is not None:
+        conf["nextPos"] = stored
+    conn.execute("update col set conf = ?", (json.dumps(conf),))
+    anki = open_in_anki(conn)
+    note = anki.new_note(anki.models.by_name("Basic"))
+    note["Front"] = "q"
+    anki.add_note(note, 1)
+
+    ours = add_card(conn, "q", "", None, now=NOW)
+    assert get_card(conn, ours.card_id).due == anki.db.scalar(
+        "select due from cards where nid = ?", note.id
+    )
+    (conf,) = conn.execute("select conf from col").fetchone()
+    assert json.loads(conf)["nextPos"] == anki.get_config("nextPos")
+
+
+@pytest.mark.parametrize(
+    ("card_type", "due"),
+    [
+        (CardType.NEW, 7),
+        (CardType.LEARN, 1_900_000_000),
+        (CardType.LEARN, 120),
+        (CardType.REVIEW, 100),
+        (CardType.RELEARN, LEARNING_DUE_CUTOFF + 1),
+        (CardType.RELEARN, LEARNING_DUE_CUTOFF),
+    ],
+)
+def test_a_card_comes_back_to_the_queue_anki_restores(
+    conn: sqlite3.Connection, open_in_anki: AnkiOpener, card_type: int, due: int
+):
+    card = add_card(conn, "q", "", None, now=NOW).card_id
+    conn.execute(
+        "update cards set type = ?, due = ?, queue = ? where id = ?",
+        (card_type, due, CardQueue.SUSPENDED, card),
+    )
+    anki = open_in_anki(conn)
+    anki.sched.unsuspend_cards([card])
+    assert restored_queue(card_type, due) == anki.get_card(card).queue
+
+    card_actions.unsuspend(conn, card, now=NOW)
+    assert get_card(conn, card).queue == anki.get_card(card).queue
 
 
 # --- random sequences of deck operations ---------------------------------------------

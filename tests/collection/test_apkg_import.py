@@ -209,6 +209,18 @@ def test_our_basic_note_type_is_reused_and_new_cards_queue_after_ours(
     assert json.loads(conf)["nextPos"] == len(dues) + 1
 
 
+def test_new_cards_queue_from_position_0_when_next_pos_is_not_a_position(
+    anki: AnkiPackages, ours: sqlite3.Connection, now: float
+) -> None:
+    (conf,) = ours.execute("select conf from col").fetchone()
+    ours.execute("update col set conf = ?", (json.dumps(json.loads(conf) | {"nextPos": "x"}),))
+    _import(ours, anki.packages["latest.apkg"], now)
+    dues = [due for (due,) in ours.execute("select due from cards where type = 0 order by due")]
+    assert dues == list(range(len(dues)))
+    (conf,) = ours.execute("select conf from col").fetchone()
+    assert json.loads(conf)["nextPos"] == len(dues)
+
+
 def test_reading_anki21b_agrees_with_ankis_own_downgrade(
     anki: AnkiPackages, tmp_path: Path
 ) -> None:

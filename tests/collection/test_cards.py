@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from collection import card_actions
 from collection.cards import (
     AddedCard,
     CardSummary,
@@ -17,9 +18,11 @@ from collection.cards import (
     delete_card,
     get_card,
     list_deck_cards,
+    take_new_positions,
     update_card,
     validate_fields,
 )
+from collection.col import Col
 from collection.decks import create_deck, set_current_deck
 from collection.errors import (
     CardNotFound,
@@ -125,6 +128,56 @@ def test_new_positions_and_ids_keep_increasing_within_one_millisecond(
     assert read_json(conn, "conf")["nextPos"] == 21
     guids = [r[0] for r in conn.execute("select guid from notes")]
     assert len(set(guids)) == 20
+
+
+# `nextPos` as stored -> (the position a new card takes, `nextPos` after), as Anki
+# reads it: anything but a whole number from 0 to 2**32 - 1 counts as 0.
+NEXT_POSITIONS = [
+    (5, (5, 6)),
+    (0, (0, 1)),
+    (2**32 - 2, (2**32 - 2, 2**32 - 1)),
+    (2**32 - 1, (2**32 - 1, 0)),  # the u32 wraps around
+    (2**32, (0, 1)),
+    (5.0, (0, 1)),
+    (5.7, (0, 1)),
+    ("7", (0, 1)),
+    ("abc", (0, 1)),
+    (-3, (0, 1)),
+    (True, (0, 1)),
+    (None, (0, 1)),
+    ([], (0, 1)),
+    ({"a": 1}, (0, 1)),
+    (1e20, (0, 1)),
+]
+
+
+@pytest.mark.parametrize(("stored", "expected"), NEXT_POSITIONS, ids=repr)
+def test_new_positions_come_from_next_pos_as_anki_reads_it(
+    conn: sqlite3.Connection, stored: Any, expected: tuple[int, int]
+):
+    col = Col(conn)
+    col.conf["nextPos"] = stored
+    assert (take_new_positions(col), col.conf["nextPos"]) == expected
+    assert take_new_positions(col, 3) == expected[1]
+    assert col.conf["nextPos"] == (expected[1] + 3) % 2**32
+
+
+def test_no_positions_taken_writes_nothing(conn: sqlite3.Connection):
+    col = Col(conn)
+    assert take_new_positions(col, 0) == 1
+    assert not col.changed
+
+
+@pytest.mark.parametrize("stored", ["abc", [], -3, 5.5])
+def test_adding_and_forgetting_tolerate_an_odd_next_pos(conn: sqlite3.Connection, stored: Any):
+    conf = read_json(conn, "conf")
+    write_json(conn, "conf", conf | {"nextPos": stored})
+    added = add_card(conn, "q", "a", None, now=NOW)
+    assert card_row(conn, added.card_id)["due"] == 0
+    write_json(conn, "conf", read_json(conn, "conf") | {"nextPos": stored})
+    card_actions.forget(conn, added.card_id, now=NOW, reset_counts=False)
+    assert card_row(conn, added.card_id)["due"] == 0
+    assert read_json(conn, "conf")["nextPos"] == 1
 
 
 def test_a_later_clock_gives_later_ids(conn: sqlite3.Connection):

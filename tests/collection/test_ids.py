@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from collection.ids import BASE91_ALPHABET, base91, guid64, ms, next_id, next_row_id
+from collection.ids import BASE91_ALPHABET, base91, free_row_id, guid64, ms, next_id, next_row_id
 from tests.collection.conftest import NOW
 
 GUID = re.compile("[" + re.escape(BASE91_ALPHABET) + "]{1,10}")
@@ -52,3 +52,16 @@ def test_next_row_id_looks_at_the_table(conn: sqlite3.Connection):
     )
     assert next_row_id(conn, "cards", NOW) == ms(NOW) + 4
     assert next_row_id(conn, "notes", NOW) == ms(NOW)
+
+
+def test_free_row_id_is_the_wanted_id_or_past_every_later_one(conn: sqlite3.Connection):
+    wanted = ms(NOW)
+    assert free_row_id(conn, "revlog", wanted) == wanted
+    insert = "insert into revlog values (?, 1, -1, 3, 1, 0, 2500, 1000, 1)"
+    conn.execute(insert, (wanted - 5,))  # earlier ids do not matter
+    assert free_row_id(conn, "revlog", wanted) == wanted
+    conn.execute(insert, (wanted,))
+    assert free_row_id(conn, "revlog", wanted) == wanted + 1
+    conn.execute(insert, (wanted + 40,))  # a later id pushes past itself, never between
+    assert free_row_id(conn, "revlog", wanted) == wanted + 41
+    assert next_row_id(conn, "revlog", NOW) == wanted + 41
