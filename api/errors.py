@@ -37,7 +37,9 @@ from auth.errors import (
     UserNotFound,
 )
 from collection.errors import (
+    CardChanged,
     CardNotFound,
+    CardNotStudyable,
     CollectionError,
     DeckNotFound,
     DefaultDeckProtected,
@@ -49,7 +51,6 @@ from collection.errors import (
     NotAPackage,
     PackageTooLarge,
 )
-from collection.review import CardChanged, CardNotStudyable
 from storage.errors import CorruptDatabase, WriteConflict
 from storage.objects import ObjectNotFound, StoreUnavailable
 

@@ -2,7 +2,18 @@
 
 Every exception carries a message a person can act on (``str(exc)``) and a stable
 machine-readable ``code``. A function that raises one of these has not changed the
-database (validation happens before the first write).
+database (validation happens before the first write). This is the package's one
+errors module. The hierarchy (each class's docstring names the HTTP status meant):
+
+- ``CollectionError``, the base class of all of them;
+- the stored collection: ``MalformedCollection``;
+- not found: ``DeckNotFound``, ``CardNotFound``;
+- refused edits: ``DuplicateDeck``, ``DefaultDeckProtected``, ``InvalidDeckName``,
+  ``FilteredDeck``, ``InvalidField``, ``NoteTypeMissing``;
+- studying: ``CardNotStudyable`` (suspended or buried), ``CardChanged`` (answered
+  elsewhere, or an idempotency key reused for another card);
+- uploaded packages, refused before anything is written: ``NotAPackage``,
+  ``PackageTooLarge``, ``MalformedPackage``.
 """
 
 from __future__ import annotations
@@ -93,6 +104,18 @@ class NoteTypeMissing(CollectionError):
             "This collection has no standard 'Basic' note type with Front and Back fields, "
             "so cards cannot be added to it."
         )
+
+
+class CardNotStudyable(CollectionError):
+    """The card is suspended or buried, so it cannot be answered (409)."""
+
+    code = "card_not_studyable"
+
+
+class CardChanged(CollectionError):
+    """The card is not in the state the client expected: answered elsewhere (409)."""
+
+    code = "card_changed"
 
 
 # --- uploaded packages: each means the package was refused before anything was

@@ -21,7 +21,7 @@ from collection.enums import (
     CardQueue,
     RevlogKind,
 )
-from collection.errors import CardNotFound, CollectionError
+from collection.errors import CardChanged, CardNotFound, CardNotStudyable
 from collection.ids import free_row_id
 from collection.scheduler import (
     LEECH_TAG,
@@ -40,18 +40,6 @@ from collection.schema import DEFAULT_DCONF_ID
 # Remembered answers, for requests retried with the same Idempotency-Key.
 IDEMPOTENCY_CONF_KEY: Final = "javumbo.answeredKeys"
 IDEMPOTENCY_MEMORY: Final = 64
-
-
-class CardNotStudyable(CollectionError):
-    """The card is suspended or buried, so it cannot be answered (409)."""
-
-    code = "card_not_studyable"
-
-
-class CardChanged(CollectionError):
-    """The card is not in the state the client expected: answered elsewhere (409)."""
-
-    code = "card_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ import pytest
 
 from collection import errors
 from collection.errors import (
+    CardChanged,
     CardNotFound,
+    CardNotStudyable,
     CollectionError,
     DeckNotFound,
     DefaultDeckProtected,
@@ -31,6 +33,8 @@ EXAMPLES = [
     FilteredDeck("'F' is a filtered deck."),
     NoteTypeMissing(),
     MalformedCollection("broken"),
+    CardNotStudyable("This card is suspended; unsuspend or unbury it to study it."),
+    CardChanged("This card was answered elsewhere meanwhile; fetch the next card again."),
     NotAPackage("This file is not an Anki package."),
     PackageTooLarge("The package unpacks to more than 256 MiB."),
     MalformedPackage("The collection inside fails SQLite's quick_check."),

@@ -9,11 +9,9 @@ import pytest
 from collection.cards import add_card
 from collection.col import Col
 from collection.decks import create_deck
-from collection.errors import CardNotFound, DeckNotFound
+from collection.errors import CardChanged, CardNotFound, CardNotStudyable, DeckNotFound
 from collection.review import (
     IDEMPOTENCY_CONF_KEY,
-    CardChanged,
-    CardNotStudyable,
     answer,
     needs_unbury,
     next_card,
