@@ -24,6 +24,7 @@ from collection.enums import (
 )
 from collection.errors import CardNotFound, FilteredDeck, InvalidField, NoteTypeMissing
 from collection.ids import guid64, next_row_id
+from collection.scheduler.card import CARD_STATE_COLUMNS, CardState
 from collection.schema import DEFAULT_DECK_ID
 from collection.text import field_checksum, strip_html_preserving_media_filenames
 
@@ -150,13 +151,17 @@ def _basic_model(col: Col) -> dict[str, Any]:
 
 # --- reading -------------------------------------------------------------------------
 
+_STATE_COLUMNS: Final = ", ".join(CARD_STATE_COLUMNS)
+_STATE_ASSIGNMENTS: Final = ", ".join(f"{c} = :{c}" for c in CARD_STATE_COLUMNS if c != "id")
 _CARD_COLUMNS: Final = (
     "c.id, c.nid, c.did, n.flds, c.ord, c.type, c.queue, c.due, c.ivl, c.factor,"
     " c.reps, c.lapses, c.flags, max(c.mod, n.mod)"
 )
 
 
-def _card_view(conn: sqlite3.Connection, decks: DeckIndex, card_id: int) -> CardView:
+def card_view(conn: sqlite3.Connection, decks: DeckIndex, card_id: int) -> CardView:
+    """Card `card_id` as a learner sees it (its note's sides, its deck's name), with the
+    decks of an operation already at hand; CardNotFound if there is no such card."""
     row = conn.execute(
         f"select {_CARD_COLUMNS} from cards c join notes n on n.id = c.nid where c.id = ?",
         (card_id,),
@@ -187,8 +192,21 @@ def _card_view(conn: sqlite3.Connection, decks: DeckIndex, card_id: int) -> Card
     )
 
 
+def card_state(conn: sqlite3.Connection, card_id: int) -> CardState:
+    """The scheduling columns of card `card_id`; CardNotFound if there is no such card."""
+    row = conn.execute(f"select {_STATE_COLUMNS} from cards where id = ?", (card_id,)).fetchone()
+    if row is None:
+        raise CardNotFound(card_id)
+    return CardState.from_row(dict(zip(CARD_STATE_COLUMNS, row, strict=True)))
+
+
+def write_card_state(conn: sqlite3.Connection, card: CardState) -> None:
+    """Write every scheduling column of `card` to its row (e.g. after an answer)."""
+    conn.execute(f"update cards set {_STATE_ASSIGNMENTS} where id = :id", card.as_row())
+
+
 def get_card(conn: sqlite3.Connection, card_id: int) -> CardView:
-    return _card_view(conn, DeckIndex(Col(conn)), card_id)
+    return card_view(conn, DeckIndex(Col(conn)), card_id)
 
 
 def list_deck_cards(
@@ -328,7 +346,7 @@ def update_card(
         )
         conn.execute("update cards set mod = ?, usn = ? where id = ?", (mod, LOCAL_USN, card_id))
         mark_modified(conn, now=now)
-    return _card_view(conn, decks, card_id)
+    return card_view(conn, decks, card_id)
 
 
 def delete_card(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:

@@ -32,6 +32,7 @@ from collection.errors import (
 )
 from collection.ids import next_id
 from collection.scheduler.card import restored_queue
+from collection.scheduler.options import DeckOptions
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID, new_deck
 
 SEPARATOR: Final = "::"
@@ -240,6 +241,15 @@ def get_current_deck(conn: sqlite3.Connection) -> Deck:
     decks = DeckIndex(col)
     deck_id = current_deck_id(col, decks)
     return decks.view(deck_id, _card_counts(conn, decks.subtree(deck_id)))
+
+
+def deck_options(col: Col, deck: dict[str, Any]) -> DeckOptions:
+    """The scheduling options of `deck`: its options group's, or the default group's if
+    that one is missing."""
+    dconf = col.dconf.get(str(deck.get("conf", DEFAULT_DCONF_ID)))
+    if not isinstance(dconf, dict):
+        dconf = col.dconf.get(str(DEFAULT_DCONF_ID), {})
+    return DeckOptions.from_dconf(dconf)
 
 
 def current_deck_id(col: Col, decks: DeckIndex) -> int:

@@ -12,21 +12,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from collection.cards import CardView, _card_view
+from collection.cards import CardView, card_state, card_view, write_card_state
 from collection.col import Col
-from collection.decks import DeckIndex, current_deck_id
+from collection.decks import DeckIndex, current_deck_id, deck_options
 from collection.enums import (
     BURIED_QUEUES,
     LOCAL_USN,
     CardQueue,
     RevlogKind,
 )
-from collection.errors import CardChanged, CardNotFound, CardNotStudyable
+from collection.errors import CardChanged, CardNotStudyable
 from collection.ids import free_row_id
 from collection.scheduler import (
     LEECH_TAG,
     CardState,
-    DeckOptions,
     SchedTiming,
     apply_state,
     describe_next_states,
@@ -35,7 +34,6 @@ from collection.scheduler import (
     restored_queue,
     sched_timing_for_collection,
 )
-from collection.schema import DEFAULT_DCONF_ID
 
 # Remembered answers, for requests retried with the same Idempotency-Key.
 IDEMPOTENCY_CONF_KEY: Final = "javumbo.answeredKeys"
@@ -77,13 +75,6 @@ def timing(col: Col, conn: sqlite3.Connection, now: float) -> SchedTiming:
 
 def _day_start_ms(when: SchedTiming) -> int:
     return (when.next_day_at - 86_400) * 1000
-
-
-def _options(col: Col, deck: dict[str, Any]) -> DeckOptions:
-    dconf = col.dconf.get(str(deck.get("conf", DEFAULT_DCONF_ID)))
-    if not isinstance(dconf, dict):
-        dconf = col.dconf.get(str(DEFAULT_DCONF_ID), {})
-    return DeckOptions.from_dconf(dconf)
 
 
 def _marks(ids: Sequence[int]) -> str:
@@ -225,7 +216,7 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
     if deck_id is None:
         deck_id = current_deck_id(col, decks)
     ids = decks.subtree(deck_id)  # DeckNotFound for an unknown deck
-    options = _options(col, decks.get(deck_id))
+    options = deck_options(col, decks.get(deck_id))
     when = timing(col, conn, now)
     today, now_s = when.days_elapsed, int(now)
     cutoff = now_s + learn_ahead_secs(col.conf)
@@ -251,10 +242,10 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
         message = _why_nothing(conn, ids, new_left, reviews_left, today, cutoff)
         return NextCard(None, None, counts, message, deck_id)
 
-    view = _card_view(conn, decks, card_id)
-    state = _card_state(conn, card_id)
-    deck_options = _options(col, decks.by_id.get(state.did) or decks.get(deck_id))
-    buttons = describe_next_states(next_states(state, deck_options, today), now, when.next_day_at)
+    view = card_view(conn, decks, card_id)
+    state = card_state(conn, card_id)
+    card_options = deck_options(col, decks.by_id.get(state.did) or decks.get(deck_id))
+    buttons = describe_next_states(next_states(state, card_options, today), now, when.next_day_at)
     return NextCard(view, buttons, counts, "", deck_id)
 
 
@@ -285,17 +276,6 @@ def _why_nothing(
 
 # --- answering -----------------------------------------------------------------------
 
-_STATE_COLUMNS = (
-    "id, nid, did, type, queue, due, ivl, factor, reps, lapses, left, odue, odid, mod, usn, data"
-)
-
-
-def _card_state(conn: sqlite3.Connection, card_id: int) -> CardState:
-    row = conn.execute(f"select {_STATE_COLUMNS} from cards where id = ?", (card_id,)).fetchone()
-    if row is None:
-        raise CardNotFound(card_id)
-    return CardState.from_row(dict(zip(_STATE_COLUMNS.split(", "), row, strict=True)))
-
 
 def answer(
     conn: sqlite3.Connection,
@@ -320,10 +300,10 @@ def answer(
     if remembered is not None:
         if remembered.get("cardId") != card_id:
             raise CardChanged("This Idempotency-Key was already used for another card.")
-        card = _card_state(conn, card_id)
+        card = card_state(conn, card_id)
         return AnswerOutcome(card, int(remembered["revlogId"]), False, False, repeated=True)
 
-    card = _card_state(conn, card_id)
+    card = card_state(conn, card_id)
     if card.queue in (CardQueue.SUSPENDED, *BURIED_QUEUES):
         state = "suspended" if card.queue == CardQueue.SUSPENDED else "buried"
         raise CardNotStudyable(f"This card is {state}; unsuspend or unbury it to study it.")
@@ -334,7 +314,7 @@ def answer(
         )
     decks = DeckIndex(col)
     deck = decks.by_id.get(card.did) or decks.get(1)
-    options = _options(col, deck)
+    options = deck_options(col, deck)
     when = timing(col, conn, now)
     result = apply_state(
         card,
@@ -347,24 +327,7 @@ def answer(
         next_day_at=when.next_day_at,
     )
     new = result.card
-    conn.execute(
-        "update cards set type = ?, queue = ?, due = ?, ivl = ?, factor = ?, reps = ?,"
-        " lapses = ?, left = ?, mod = ?, usn = ?, data = ? where id = ?",
-        (
-            new.type,
-            new.queue,
-            new.due,
-            new.ivl,
-            new.factor,
-            new.reps,
-            new.lapses,
-            new.left,
-            new.mod,
-            new.usn,
-            new.data,
-            card_id,
-        ),
-    )
+    write_card_state(conn, new)
     revlog = result.revlog.as_row()
     revlog["id"] = free_row_id(conn, "revlog", revlog["id"])
     conn.execute(

@@ -6,7 +6,7 @@ from typing import Any, Final, Protocol
 
 from collection.enums import CardQueue, CardType
 
-_COLUMNS: Final = (
+CARD_STATE_COLUMNS: Final = (
     "id",
     "nid",
     "did",
@@ -24,6 +24,7 @@ _COLUMNS: Final = (
     "usn",
     "data",
 )
+"""The `cards` columns a `CardState` holds, in table order."""
 
 
 LEARNING_DUE_CUTOFF: Final = 1_000_000_000
@@ -81,9 +82,9 @@ class CardState:
     def from_row(cls, row: RowLike) -> "CardState":
         """From a mapping with (at least) the `cards` columns above, e.g. `sqlite3.Row`."""
         keys = set(row.keys())
-        values: dict[str, Any] = {name: row[name] for name in _COLUMNS if name in keys}
+        values: dict[str, Any] = {name: row[name] for name in CARD_STATE_COLUMNS if name in keys}
         return cls(**values)
 
     def as_row(self) -> dict[str, Any]:
         """The columns as a dict, ready to bind into an UPDATE."""
-        return {name: getattr(self, name) for name in _COLUMNS}
+        return {name: getattr(self, name) for name in CARD_STATE_COLUMNS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from collection.cards import (
     AddedCard,
     CardSummary,
     add_card,
+    card_state,
     delete_card,
     get_card,
     list_deck_cards,
     take_new_positions,
     update_card,
     validate_fields,
+    write_card_state,
 )
 from collection.col import Col
 from collection.decks import create_deck, set_current_deck
@@ -328,6 +331,20 @@ def test_a_card_view_shows_the_card_and_its_note(conn: sqlite3.Connection):
     assert (view.front, view.back, view.ord) == ("front", "back", 0)
     assert (view.type, view.queue, view.due, view.ivl, view.factor) == (2, 2, 30, 12, 2500)
     assert (view.reps, view.lapses, view.flags, view.modified) == (4, 1, 3, int(NOW) + 50)
+
+
+def test_a_card_state_is_read_and_written_by_the_scheduler_s_columns(
+    conn: sqlite3.Connection,
+):
+    added = add_card(conn, "front", "back", None, now=NOW)
+    state = card_state(conn, added.card_id)
+    assert state.as_row() == {name: card_row(conn, added.card_id)[name] for name in state.as_row()}
+    answered = replace(state, type=2, queue=2, due=30, ivl=12, factor=2500, reps=4, data="{}")
+    write_card_state(conn, answered)
+    assert card_state(conn, added.card_id) == answered
+    assert card_row(conn, added.card_id)["flags"] == 0  # not a scheduling column: untouched
+    with pytest.raises(CardNotFound):
+        card_state(conn, 42)
 
 
 def test_unknown_cards_are_not_found(conn: sqlite3.Connection):
