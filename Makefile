@@ -34,8 +34,10 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# One worker per core (servers use free ports and private directories; each worker has
+# its own moto server). PYTEST_ARGS="-n 0" runs in one process.
 pytest: $(VENV)/.dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
