@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from collection.cards import take_new_positions
 from collection.col import Col
@@ -10,7 +11,7 @@ from collection.decks import DeckIndex
 from collection.enums import BURIED_QUEUES, LOCAL_USN, CardQueue, CardType, RevlogKind
 from collection.errors import CardNotFound, FilteredDeck
 from collection.ids import next_row_id
-from collection.review import restore_queues
+from collection.scheduler.card import restored_queue
 
 
 def _require(conn: sqlite3.Connection, card_id: int) -> tuple[int, int, int, int]:
@@ -26,6 +27,17 @@ def _set_queue(conn: sqlite3.Connection, card_id: int, queue: int, *, now: float
     conn.execute(
         "update cards set queue = ?, mod = ?, usn = ? where id = ?",
         (queue, int(now), LOCAL_USN, card_id),
+    )
+
+
+def restore_queues(
+    conn: sqlite3.Connection, where: str, args: Sequence[int], *, now: float
+) -> None:
+    """Put suspended or buried cards back in the queue their type and due imply (Anki)."""
+    rows = conn.execute(f"select id, type, due from cards where {where}", args).fetchall()
+    conn.executemany(
+        "update cards set queue = ?, mod = ?, usn = ? where id = ?",
+        [(restored_queue(ctype, due), int(now), LOCAL_USN, cid) for cid, ctype, due in rows],
     )
 
 

@@ -27,7 +27,8 @@ from collection import review, stats
 from collection.col import Col
 from collection.decks import DeckIndex, get_current_deck
 from collection.enums import CardQueue, RevlogKind
-from collection.review import _count, _done_today, _first, answer, next_card, timing
+from collection.review import answer, next_card, timing
+from collection.review.queue import _count, _done_today, _first
 from tests.collection.conftest import NOW
 from tests.support.seed import STUDY_DECK, build_collection
 

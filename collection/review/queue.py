@@ -1,8 +1,10 @@
-"""Studying: the next card of a deck (Anki v3's queues) and answering it.
+"""What to study next (Anki's `scheduler/queue`): the next card of a deck and the
+counts shown beside it, within the deck's daily limits and the learn-ahead window, and
+buried cards coming back on a new day.
 
-Reads are plain functions of a read-only connection; `answer` and `unbury_on_new_day`
-write and must be re-runnable on a fresher copy (the caller may retry after a
-storage conflict), so everything time-dependent comes from the `now` argument.
+Reads are plain functions of a read-only connection; `unbury_on_new_day` writes and
+must be re-runnable on a fresher copy (the caller may retry after a storage conflict),
+so everything time-dependent comes from the `now` argument.
 """
 
 from __future__ import annotations
@@ -10,34 +12,19 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
 
-from collection.cards import CardView, card_state, card_view, write_card_state
+from collection.card_actions import restore_queues
+from collection.cards import CardView, card_state, card_view
 from collection.col import Col
 from collection.decks import DeckIndex, current_deck_id, deck_options
-from collection.enums import (
-    BURIED_QUEUES,
-    LOCAL_USN,
-    CardQueue,
-    RevlogKind,
-)
-from collection.errors import CardChanged, CardNotStudyable
-from collection.ids import free_row_id
+from collection.enums import BURIED_QUEUES, CardQueue, RevlogKind
 from collection.scheduler import (
-    LEECH_TAG,
-    CardState,
     SchedTiming,
-    apply_state,
     describe_next_states,
     learn_ahead_secs,
     next_states,
-    restored_queue,
     sched_timing_for_collection,
 )
-
-# Remembered answers, for requests retried with the same Idempotency-Key.
-IDEMPOTENCY_CONF_KEY: Final = "javumbo.answeredKeys"
-IDEMPOTENCY_MEMORY: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +41,6 @@ class NextCard:
     counts: QueueCounts
     message: str
     deck_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerOutcome:
-    card: CardState
-    revlog_id: int
-    leech: bool
-    suspended: bool
-    repeated: bool  # a retried request: the answer was applied before, not again
 
 
 # --- timing and limits ---------------------------------------------------------------
@@ -177,17 +155,6 @@ def unbury_on_new_day(conn: sqlite3.Connection, *, now: float) -> None:
     col.save(now=now)
 
 
-def restore_queues(
-    conn: sqlite3.Connection, where: str, args: Sequence[int], *, now: float
-) -> None:
-    """Put suspended or buried cards back in the queue their type and due imply (Anki)."""
-    rows = conn.execute(f"select id, type, due from cards where {where}", args).fetchall()
-    conn.executemany(
-        "update cards set queue = ?, mod = ?, usn = ? where id = ?",
-        [(restored_queue(ctype, due), int(now), LOCAL_USN, cid) for cid, ctype, due in rows],
-    )
-
-
 def next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> NextCard:
     """What to study now in a deck and its subdecks (default: the current deck).
 
@@ -272,126 +239,3 @@ def _why_nothing(
     if _count(conn, ids, "queue = ? and due > ?", CardQueue.LEARN, cutoff, cap=1):
         return "Congratulations! Some learning cards are due later today."
     return "Congratulations! You have finished this deck for now."
-
-
-# --- answering -----------------------------------------------------------------------
-
-
-def answer(
-    conn: sqlite3.Connection,
-    card_id: int,
-    ease: int,
-    time_taken_ms: int,
-    *,
-    now: float,
-    idempotency_key: str | None = None,
-    expected_reps: int | None = None,
-) -> AnswerOutcome:
-    """Answer a card with button `ease` (1-4), as Anki's v3 scheduler does.
-
-    With `idempotency_key`, an answer already applied under that key is not applied
-    again: its result is returned (`repeated`). With `expected_reps`, a card answered
-    since the client saw it (its `reps` moved on) raises `CardChanged`.
-    """
-    if ease not in (1, 2, 3, 4):
-        raise ValueError("ease must be 1, 2, 3 or 4")
-    col = Col(conn)
-    remembered = _remembered(col, idempotency_key)
-    if remembered is not None:
-        if remembered.get("cardId") != card_id:
-            raise CardChanged("This Idempotency-Key was already used for another card.")
-        card = card_state(conn, card_id)
-        return AnswerOutcome(card, int(remembered["revlogId"]), False, False, repeated=True)
-
-    card = card_state(conn, card_id)
-    if card.queue in (CardQueue.SUSPENDED, *BURIED_QUEUES):
-        state = "suspended" if card.queue == CardQueue.SUSPENDED else "buried"
-        raise CardNotStudyable(f"This card is {state}; unsuspend or unbury it to study it.")
-    if expected_reps is not None and card.reps != expected_reps:
-        raise CardChanged(
-            f"This card was answered elsewhere meanwhile (reviews: {card.reps}, "
-            f"expected {expected_reps}); fetch the next card again."
-        )
-    decks = DeckIndex(col)
-    deck = decks.by_id.get(card.did) or decks.get(1)
-    options = deck_options(col, deck)
-    when = timing(col, conn, now)
-    result = apply_state(
-        card,
-        options,
-        next_states(card, options, when.days_elapsed),
-        ease,
-        now,
-        when.days_elapsed,
-        time_taken_ms,
-        next_day_at=when.next_day_at,
-    )
-    new = result.card
-    write_card_state(conn, new)
-    revlog = result.revlog.as_row()
-    revlog["id"] = free_row_id(conn, "revlog", revlog["id"])
-    conn.execute(
-        "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
-        " values (:id, :cid, :usn, :ease, :ivl, :lastIvl, :factor, :time, :type)",
-        revlog,
-    )
-    if result.leech:
-        _tag_leech(conn, card.nid, now=now)
-    _count_today(col, decks, card, when, now=now)
-    if idempotency_key is not None:
-        _remember(col, idempotency_key, card_id, revlog["id"])
-    col.save(now=now)
-    return AnswerOutcome(new, revlog["id"], result.leech, result.suspend, repeated=False)
-
-
-def _tag_leech(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:
-    (tags,) = conn.execute("select tags from notes where id = ?", (note_id,)).fetchone()
-    words = str(tags).split()
-    if LEECH_TAG.casefold() in (w.casefold() for w in words):
-        return
-    conn.execute(
-        "update notes set tags = ?, mod = ?, usn = ? where id = ?",
-        (f" {' '.join([*words, LEECH_TAG])} ", int(now), LOCAL_USN, note_id),
-    )
-
-
-def _count_today(
-    col: Col, decks: DeckIndex, card: CardState, when: SchedTiming, *, now: float
-) -> None:
-    """Keep the decks' `newToday`/`revToday` counters as Anki does, for Anki's sake."""
-    key = (
-        "newToday"
-        if card.queue == CardQueue.NEW
-        else "revToday"
-        if card.queue == CardQueue.REVIEW
-        else None
-    )
-    if key is None or card.did not in decks.by_id:
-        return
-    name = str(decks.by_id[card.did]["name"])
-    parts = name.split("::")
-    for depth in range(len(parts), 0, -1):
-        deck_id = decks.find("::".join(parts[:depth]))
-        if deck_id is None:
-            continue
-        deck = decks.by_id[deck_id]
-        day, count = (deck.get(key) or [0, 0])[:2]
-        deck[key] = [when.days_elapsed, (int(count) if day == when.days_elapsed else 0) + 1]
-    col.mark_changed("decks")
-
-
-def _remembered(col: Col, key: str | None) -> dict[str, Any] | None:
-    if key is None:
-        return None
-    memory = col.conf.get(IDEMPOTENCY_CONF_KEY)
-    if not isinstance(memory, list):
-        return None
-    return next((m for m in memory if isinstance(m, dict) and m.get("key") == key), None)
-
-
-def _remember(col: Col, key: str, card_id: int, revlog_id: int) -> None:
-    memory = col.conf.get(IDEMPOTENCY_CONF_KEY)
-    entries = [m for m in memory if isinstance(m, dict)] if isinstance(memory, list) else []
-    entries.append({"key": key, "cardId": card_id, "revlogId": revlog_id})
-    col.conf[IDEMPOTENCY_CONF_KEY] = entries[-IDEMPOTENCY_MEMORY:]
-    col.mark_changed("conf")
