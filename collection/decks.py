@@ -331,6 +331,24 @@ def delete_deck(conn: sqlite3.Connection, deck_id: int, *, now: float) -> int:
     """
     col = Col(conn)
     decks = DeckIndex(col)
+    doomed = _deletable_subtree(decks, deck_id)
+    filtered = [i for i in doomed if decks.by_id[i].get("dyn")]
+    if filtered:
+        _return_filtered_cards_home(conn, filtered, doomed, now=now)
+    deleted = _delete_cards_and_notes(conn, doomed)
+    conn.executemany(
+        "insert into graves (usn, oid, type) values (?, ?, ?)",
+        [(LOCAL_USN, i, GraveKind.DECK) for i in doomed],
+    )
+    decks.remove(doomed)
+    _forget_deleted_decks(col, decks, doomed)
+    col.save(now=now)
+    return deleted
+
+
+def _deletable_subtree(decks: DeckIndex, deck_id: int) -> list[int]:
+    """The deck and its subdecks; DeckNotFound, or DefaultDeckProtected if the default
+    deck is among them."""
     decks.get(deck_id)
     if deck_id == DEFAULT_DECK_ID:
         raise DefaultDeckProtected()
@@ -340,11 +358,13 @@ def delete_deck(conn: sqlite3.Connection, deck_id: int, *, now: float) -> int:
             "This deck contains the default deck, which cannot be deleted; "
             "move the default deck out first."
         )
-    marks = ",".join("?" * len(doomed))
-    filtered = [i for i in doomed if decks.by_id[i].get("dyn")]
-    if filtered:
-        _return_filtered_cards_home(conn, filtered, doomed, now=now)
+    return doomed
 
+
+def _delete_cards_and_notes(conn: sqlite3.Connection, doomed: list[int]) -> int:
+    """Delete the cards whose deck or home deck is doomed, and the notes left without
+    cards, with a grave for each; the number of cards deleted."""
+    marks = ",".join("?" * len(doomed))
     doomed_cards = f"(did in ({marks}) or odid in ({marks}))"
     params = (*doomed, *doomed)
     # Notes whose every card is doomed; found before the cards are gone.
@@ -362,13 +382,12 @@ def delete_deck(conn: sqlite3.Connection, deck_id: int, *, now: float) -> int:
         f"insert into graves (usn, oid, type) select ?, id, ? from cards where {doomed_cards}",
         (LOCAL_USN, GraveKind.CARD, *params),
     )
-    deleted = conn.execute(f"delete from cards where {doomed_cards}", params).rowcount
-    conn.executemany(
-        "insert into graves (usn, oid, type) values (?, ?, ?)",
-        [(LOCAL_USN, i, GraveKind.DECK) for i in doomed],
-    )
+    return int(conn.execute(f"delete from cards where {doomed_cards}", params).rowcount)
 
-    decks.remove(doomed)
+
+def _forget_deleted_decks(col: Col, decks: DeckIndex, doomed: list[int]) -> None:
+    """Drop deleted decks from the collection config: the current deck (the default
+    deck instead), the active decks, and per-deck settings."""
     conf = col.conf
     gone = set(doomed)
     if conf.get("curDeck") in gone:
@@ -383,8 +402,6 @@ def delete_deck(conn: sqlite3.Connection, deck_id: int, *, now: float) -> int:
         del conf[key]
     if stale:
         col.mark_changed("conf")
-    col.save(now=now)
-    return int(deleted)
 
 
 def _return_filtered_cards_home(

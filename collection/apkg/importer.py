@@ -509,10 +509,31 @@ def _shift(card: CardRow, plan: _Plan) -> CardRow:
 def _apply(
     conn: sqlite3.Connection, source: SourceCollection, plan: _Plan, media: int, *, now: float
 ) -> ImportSummary:
-    col = plan.col
-    models = col.models
-    normalize = col.conf.get("normalize_note_text", True) is not False
+    added, updated = _write_notes(conn, source, plan)
+    cards_added = _write_cards(conn, source, plan)
+    revlog_added = _write_revlog(conn, source, plan)
+    if plan.col.changed:
+        plan.col.save(now=now)
+    elif added or updated or cards_added or revlog_added:
+        mark_modified(conn, now=now)
+    return ImportSummary(
+        notes_added=added,
+        notes_updated=updated,
+        notes_skipped=plan.notes_skipped,
+        cards_added=cards_added,
+        decks_added=plan.decks_added,
+        note_types_added=plan.note_types_added,
+        revlog_added=revlog_added,
+        media_files_ignored=media,
+    )
 
+
+def _write_notes(
+    conn: sqlite3.Connection, source: SourceCollection, plan: _Plan
+) -> tuple[int, int]:
+    """Add the planned new notes and update the planned newer ones; (added, updated)."""
+    models = plan.col.models
+    normalize = plan.col.conf.get("normalize_note_text", True) is not False
     added = updated = 0
     for note in source.notes():
         target = plan.notes_to_add.get(note.id)
@@ -537,63 +558,46 @@ def _apply(
                 (target, note.guid, mid, note.mod, LOCAL_USN, tags, flds, sort_field, checksum),
             )
             added += 1
+    return added, updated
 
-    cards_added = 0
+
+_CARD_INSERT: Final = (
+    f"insert into cards (usn, {', '.join(CardRow._fields)})"
+    f" values (:usn, {', '.join(':' + name for name in CardRow._fields)})"
+)
+
+
+def _write_cards(conn: sqlite3.Connection, source: SourceCollection, plan: _Plan) -> int:
+    """Add the planned cards: home from filtered decks, under our ids, notes and decks,
+    review days rebased and new-card positions after ours; the number added."""
+    added = 0
     for row in source.cards():
         target = plan.cards.get(row.id)
         if target is None:
             continue
         card = _shift(restore_from_filtered(row, home_deck(row, source)), plan)
-        conn.execute(
-            "insert into cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor,"
-            " reps, lapses, left, odue, odid, flags, data)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                target,
-                plan.note_ids[card.nid],
-                plan.deck_ids.get(card.did, DEFAULT_DECK_ID),
-                card.ord,
-                card.mod,
-                LOCAL_USN,
-                card.type,
-                card.queue,
-                card.due,
-                card.ivl,
-                card.factor,
-                card.reps,
-                card.lapses,
-                card.left,
-                card.odue,
-                card.odid,
-                card.flags,
-                card.data,
-            ),
+        card = card._replace(
+            id=target,
+            nid=plan.note_ids[card.nid],
+            did=plan.deck_ids.get(card.did, DEFAULT_DECK_ID),
         )
-        cards_added += 1
+        conn.execute(_CARD_INSERT, {"usn": LOCAL_USN, **card._asdict()})
+        added += 1
+    return added
 
-    revlog_added = 0
+
+def _write_revlog(conn: sqlite3.Connection, source: SourceCollection, plan: _Plan) -> int:
+    """Add the review log of the added cards, but no entry whose id is taken (as Anki
+    does); the number added."""
+    added = 0
     for entry in source.revlog():
         cid = plan.cards.get(entry.cid)
         if cid is None:
             continue
-        revlog_added += conn.execute(
+        added += conn.execute(
             "insert or ignore into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
             " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.id, cid, LOCAL_USN, entry.ease, entry.ivl, entry.last_ivl, entry.factor,
              entry.time, entry.type),
         ).rowcount  # fmt: skip
-
-    if col.changed:
-        col.save(now=now)
-    elif added or updated or cards_added or revlog_added:
-        mark_modified(conn, now=now)
-    return ImportSummary(
-        notes_added=added,
-        notes_updated=updated,
-        notes_skipped=plan.notes_skipped,
-        cards_added=cards_added,
-        decks_added=plan.decks_added,
-        note_types_added=plan.note_types_added,
-        revlog_added=revlog_added,
-        media_files_ignored=media,
-    )
+    return added

@@ -21,11 +21,12 @@ from collection.ids import free_row_id
 from collection.review.queue import timing
 from collection.scheduler import (
     LEECH_TAG,
+    AnswerResult,
     CardState,
     SchedTiming,
-    apply_state,
-    next_states,
+    answer_card,
 )
+from collection.schema import DEFAULT_DECK_ID
 
 # Remembered answers, for requests retried with the same Idempotency-Key.
 IDEMPOTENCY_CONF_KEY: Final = "javumbo.answeredKeys"
@@ -60,14 +61,42 @@ def answer(
     if ease not in (1, 2, 3, 4):
         raise ValueError("ease must be 1, 2, 3 or 4")
     col = Col(conn)
-    remembered = _remembered(col, idempotency_key)
-    if remembered is not None:
-        if remembered.get("cardId") != card_id:
-            raise CardChanged("This Idempotency-Key was already used for another card.")
-        card = card_state(conn, card_id)
-        return AnswerOutcome(card, int(remembered["revlogId"]), False, False, repeated=True)
-
+    repeated = _repeated_answer(conn, col, card_id, idempotency_key)
+    if repeated is not None:
+        return repeated
     card = card_state(conn, card_id)
+    _check_answerable(card, expected_reps)
+    decks = DeckIndex(col)
+    options = deck_options(col, decks.by_id.get(card.did) or decks.get(DEFAULT_DECK_ID))
+    when = timing(col, conn, now)
+    result = answer_card(
+        card, options, ease, now, when.days_elapsed, time_taken_ms, next_day_at=when.next_day_at
+    )
+    revlog_id = _write_answer(conn, result, now=now)
+    _count_today(col, decks, card, when, now=now)
+    if idempotency_key is not None:
+        _remember(col, idempotency_key, card_id, revlog_id)
+    col.save(now=now)
+    return AnswerOutcome(result.card, revlog_id, result.leech, result.suspend, repeated=False)
+
+
+def _repeated_answer(
+    conn: sqlite3.Connection, col: Col, card_id: int, key: str | None
+) -> AnswerOutcome | None:
+    """The outcome of an answer already applied under `key`, if there is one;
+    CardChanged if `key` was used to answer another card."""
+    remembered = _remembered(col, key)
+    if remembered is None:
+        return None
+    if remembered.get("cardId") != card_id:
+        raise CardChanged("This Idempotency-Key was already used for another card.")
+    card = card_state(conn, card_id)
+    return AnswerOutcome(card, int(remembered["revlogId"]), False, False, repeated=True)
+
+
+def _check_answerable(card: CardState, expected_reps: int | None) -> None:
+    """CardNotStudyable for a suspended or buried card; CardChanged for one answered
+    since the client saw it."""
     if card.queue in (CardQueue.SUSPENDED, *BURIED_QUEUES):
         state = "suspended" if card.queue == CardQueue.SUSPENDED else "buried"
         raise CardNotStudyable(f"This card is {state}; unsuspend or unbury it to study it.")
@@ -76,22 +105,12 @@ def answer(
             f"This card was answered elsewhere meanwhile (reviews: {card.reps}, "
             f"expected {expected_reps}); fetch the next card again."
         )
-    decks = DeckIndex(col)
-    deck = decks.by_id.get(card.did) or decks.get(1)
-    options = deck_options(col, deck)
-    when = timing(col, conn, now)
-    result = apply_state(
-        card,
-        options,
-        next_states(card, options, when.days_elapsed),
-        ease,
-        now,
-        when.days_elapsed,
-        time_taken_ms,
-        next_day_at=when.next_day_at,
-    )
-    new = result.card
-    write_card_state(conn, new)
+
+
+def _write_answer(conn: sqlite3.Connection, result: AnswerResult, *, now: float) -> int:
+    """Write the answered card, its review log entry under a free id, and the leech tag
+    if it just became one; the review log entry's id."""
+    write_card_state(conn, result.card)
     revlog = result.revlog.as_row()
     revlog["id"] = free_row_id(conn, "revlog", revlog["id"])
     conn.execute(
@@ -100,12 +119,8 @@ def answer(
         revlog,
     )
     if result.leech:
-        _tag_leech(conn, card.nid, now=now)
-    _count_today(col, decks, card, when, now=now)
-    if idempotency_key is not None:
-        _remember(col, idempotency_key, card_id, revlog["id"])
-    col.save(now=now)
-    return AnswerOutcome(new, revlog["id"], result.leech, result.suspend, repeated=False)
+        _tag_leech(conn, result.card.nid, now=now)
+    return int(revlog["id"])
 
 
 def _tag_leech(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:

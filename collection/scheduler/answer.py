@@ -161,39 +161,10 @@ def apply_state(
     secs_until_rollover = max(next_day_at - now_secs, 0)
     current = states.current
     chosen = states.for_ease(ease)
-
-    position = current.position if isinstance(current, NewState) else None
-    fields: dict[str, Any] = {}
-    revlog_factor = 0
     if isinstance(chosen, LearnState | RelearnState):
-        learning = chosen if isinstance(chosen, LearnState) else chosen.learning
-        delay = learning.interval.maybe_as_days(secs_until_rollover)
-        if delay.in_days:
-            fields["queue"] = CardQueue.DAY_LEARN
-            fields["due"] = today + delay.amount
-        else:
-            fields["queue"] = CardQueue.LEARN
-            fields["due"] = now_secs + learning_delay_with_fuzz(
-                card.id, card.reps, delay.amount, fuzz=fuzz
-            )
-        fields["left"] = learning.remaining_steps
-        if isinstance(chosen, LearnState):
-            fields["type"] = CardType.LEARN
-        else:
-            fields["type"] = CardType.RELEARN
-            fields["ivl"] = chosen.review.scheduled_days
-            fields["lapses"] = chosen.review.lapses
-            fields["factor"] = ease_permille(chosen.review.ease_factor)
-            revlog_factor = fields["factor"]
+        fields = _learning_columns(card, chosen, today, now_secs, secs_until_rollover, fuzz=fuzz)
     elif isinstance(chosen, ReviewState):
-        fields["type"] = CardType.REVIEW
-        fields["queue"] = CardQueue.REVIEW
-        fields["ivl"] = chosen.scheduled_days
-        fields["due"] = today + chosen.scheduled_days
-        fields["factor"] = ease_permille(chosen.ease_factor)
-        fields["lapses"] = chosen.lapses
-        fields["left"] = 0
-        revlog_factor = fields["factor"]
+        fields = _review_columns(chosen, today)
     else:
         raise ValueError("answering cannot lead back to the new queue")
 
@@ -201,7 +172,7 @@ def apply_state(
     suspend = leech and options.leech_action == LEECH_ACTION_SUSPEND
     if suspend:
         fields["queue"] = CardQueue.SUSPENDED
-
+    position = current.position if isinstance(current, NewState) else None
     new_card = replace(
         card,
         reps=card.reps + 1,
@@ -217,11 +188,56 @@ def apply_state(
         ease=ease,
         ivl=_revlog_interval(chosen, secs_until_rollover),
         last_ivl=_revlog_interval(current, secs_until_rollover),
-        factor=revlog_factor,
+        factor=fields.get("factor", 0),  # learning cards log no ease
         time=min(sat_u32(time_taken_ms), sat_u32(options.max_taken) * 1000),
         type=revlog_kind(current),
     )
     return AnswerResult(card=new_card, revlog=revlog, leech=leech, suspend=suspend)
+
+
+def _learning_columns(
+    card: CardState,
+    chosen: LearnState | RelearnState,
+    today: int,
+    now_secs: int,
+    secs_until_rollover: int,
+    *,
+    fuzz: bool,
+) -> dict[str, Any]:
+    """The columns of a card on a (re)learning step: in the interday queue on a day
+    number when the step reaches past the rollover, else in the intraday queue at a
+    time, the delay fuzzed as Anki fuzzes learning delays."""
+    learning = chosen if isinstance(chosen, LearnState) else chosen.learning
+    delay = learning.interval.maybe_as_days(secs_until_rollover)
+    fields: dict[str, Any] = {"left": learning.remaining_steps}
+    if delay.in_days:
+        fields.update(queue=CardQueue.DAY_LEARN, due=today + delay.amount)
+    else:
+        secs = learning_delay_with_fuzz(card.id, card.reps, delay.amount, fuzz=fuzz)
+        fields.update(queue=CardQueue.LEARN, due=now_secs + secs)
+    if isinstance(chosen, LearnState):
+        fields["type"] = CardType.LEARN
+    else:
+        fields.update(
+            type=CardType.RELEARN,
+            ivl=chosen.review.scheduled_days,
+            lapses=chosen.review.lapses,
+            factor=ease_permille(chosen.review.ease_factor),
+        )
+    return fields
+
+
+def _review_columns(chosen: ReviewState, today: int) -> dict[str, Any]:
+    """The columns of a card in the review queue, due `scheduled_days` from today."""
+    return {
+        "type": CardType.REVIEW,
+        "queue": CardQueue.REVIEW,
+        "ivl": chosen.scheduled_days,
+        "due": today + chosen.scheduled_days,
+        "factor": ease_permille(chosen.ease_factor),
+        "lapses": chosen.lapses,
+        "left": 0,
+    }
 
 
 def _revlog_interval(state: SchedulingState, secs_until_rollover: int) -> int:
