@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -12,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storage import metrics
-from storage.errors import ObjectNotFound, PreconditionFailed, StoreUnavailable
+from storage.errors import ObjectNotFound, PreconditionFailed, StorageError, StoreUnavailable
 from storage.objects import ANY_ETAG, NotModified, ObjectInfo, StoredObject
 
 if TYPE_CHECKING:
@@ -22,6 +24,39 @@ SHA256_METADATA = "sha256"  # stored as x-amz-meta-sha256
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 # 409 ConditionalRequestConflict: another conditional write to the key is in flight.
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+
+
+@contextmanager
+def mapped_s3_errors(
+    operation: str, key: str, *, expected: tuple[type[StorageError], ...] = ()
+) -> Iterator[None]:
+    """Turn what botocore raises inside the block into storage errors.
+
+    ``expected`` names the answers this request can be given that are not a failure
+    of the store, and only those are recognised:
+
+    * ``PreconditionFailed``: error code PreconditionFailed, 412 or
+      ConditionalRequestConflict, or HTTP status 409 or 412 (a conditional write);
+    * ``ObjectNotFound``: error code NoSuchKey, 404 or NotFound; and for a HEAD, whose
+      answer has no body to carry a code, HTTP status 404.
+
+    Everything else, expected or not (error statuses, throttling, timeouts, refused or
+    dropped connections, answers a request of this kind should never get), is
+    ``StoreUnavailable``: "S3 {operation} {key} failed: ...".
+    """
+    try:
+        yield
+    except ClientError as error:
+        code, status = _code(error), _status(error)
+        if PreconditionFailed in expected and (code in _CONFLICT or status in (409, 412)):
+            raise PreconditionFailed(f"{key}: {code}") from None
+        if ObjectNotFound in expected and (
+            code in _NOT_FOUND or (operation == "HEAD" and status == 404)
+        ):
+            raise ObjectNotFound(key) from None
+        raise _unavailable(operation, key, error) from error
+    except BotoCoreError as error:
+        raise _unavailable(operation, key, error) from error
 
 
 def make_s3_client(*, connect_timeout: float = 3, read_timeout: float = 10) -> S3Client:
@@ -66,18 +101,15 @@ class S3ObjectStore:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if if_none_match is not None:
             kwargs["IfNoneMatch"] = if_none_match
-        try:
-            response = self.client.get_object(**kwargs)
+        with mapped_s3_errors("GET", key, expected=(ObjectNotFound,)):
+            try:
+                response = self.client.get_object(**kwargs)
+            except ClientError as error:
+                if _status(error) == 304 or _code(error) == "304":
+                    return NotModified(if_none_match or "")
+                raise
             body = response["Body"].read()
             metrics.count_received(len(body))
-        except ClientError as error:
-            if _status(error) == 304 or _code(error) == "304":
-                return NotModified(if_none_match or "")
-            if _code(error) in _NOT_FOUND:
-                raise ObjectNotFound(key) from None
-            raise _unavailable("GET", key, error) from error
-        except BotoCoreError as error:
-            raise _unavailable("GET", key, error) from error
         return StoredObject(body=body, etag=response["ETag"])
 
     def put(
@@ -107,28 +139,13 @@ class S3ObjectStore:
         if if_none_match is not None:
             kwargs["IfNoneMatch"] = if_none_match
         metrics.count_sent(len(body))
-        try:
+        with mapped_s3_errors("PUT", key, expected=(PreconditionFailed, ObjectNotFound)):
             response = self.client.put_object(**kwargs)
-        except ClientError as error:
-            code = _code(error)
-            if code in _CONFLICT or _status(error) in (409, 412):
-                raise PreconditionFailed(f"{key}: {code}") from None
-            if code in _NOT_FOUND:
-                raise ObjectNotFound(key) from None
-            raise _unavailable("PUT", key, error) from error
-        except BotoCoreError as error:
-            raise _unavailable("PUT", key, error) from error
         return response["ETag"]
 
     def head(self, key: str) -> ObjectInfo:
-        try:
+        with mapped_s3_errors("HEAD", key, expected=(ObjectNotFound,)):
             response = self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if _code(error) in _NOT_FOUND or _status(error) == 404:
-                raise ObjectNotFound(key) from None
-            raise _unavailable("HEAD", key, error) from error
-        except BotoCoreError as error:
-            raise _unavailable("HEAD", key, error) from error
         return ObjectInfo(
             etag=response["ETag"],
             size=response["ContentLength"],
@@ -136,10 +153,8 @@ class S3ObjectStore:
         )
 
     def delete(self, key: str) -> None:
-        try:
+        with mapped_s3_errors("DELETE", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as error:
-            raise _unavailable("DELETE", key, error) from error
 
 
 def _count_request(request: Any, **_: Any) -> None:

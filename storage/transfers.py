@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from storage.errors import ObjectNotFound, StoreUnavailable, TooLarge
+from storage.errors import ObjectNotFound, TooLarge
+from storage.s3 import mapped_s3_errors
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -115,7 +114,7 @@ class PackageTransfers:
 
     def download(self, key: str, target: Path, *, max_bytes: int) -> int:
         """Stream an uploaded package to ``target``; ``TooLarge`` past ``max_bytes``."""
-        try:
+        with mapped_s3_errors("GET", key, expected=(ObjectNotFound,)):
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             if int(response.get("ContentLength", 0)) > max_bytes:
                 raise TooLarge(key)
@@ -127,31 +126,21 @@ class PackageTransfers:
                         raise TooLarge(key)
                     out.write(chunk)
             return written
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise ObjectNotFound(key) from None
-            raise StoreUnavailable(f"S3 GET {key} failed: {error}") from error
-        except BotoCoreError as error:
-            raise StoreUnavailable(f"S3 GET {key} failed: {error}") from error
 
     def delete(self, key: str) -> None:
-        try:
+        with mapped_s3_errors("DELETE", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"S3 DELETE {key} failed: {error}") from error
 
     def publish_export(self, username: str, source: Path, filename: str) -> str:
         """Store an export and return a presigned GET that downloads it as ``filename``."""
         key = f"{EXPORTS}/{learner_segment(username)}/{uuid.uuid4().hex}.apkg"
-        try:
+        with mapped_s3_errors("PUT", key):
             self.client.upload_file(
                 str(source),
                 self.bucket,
                 key,
                 ExtraArgs={"ContentType": "application/octet-stream"},
             )
-        except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"S3 PUT {key} failed: {error}") from error
         return self.client.generate_presigned_url(
             "get_object",
             Params={
