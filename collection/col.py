@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from collection.errors import MalformedCollection
 from collection.ids import ms
 
 JsonColumn = Literal["conf", "models", "decks", "dconf"]
-JSON_COLUMNS: Final[tuple[JsonColumn, ...]] = ("conf", "models", "decks", "dconf")
 
 
 def dump_json(value: Any) -> str:

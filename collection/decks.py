@@ -203,11 +203,6 @@ def _card_counts(conn: sqlite3.Connection, deck_ids: list[int] | None = None) ->
     return {int(did): int(n) for did, n in rows}
 
 
-def deck_ids_with_children(conn: sqlite3.Connection, deck_id: int) -> list[int]:
-    """`deck_id` followed by the ids of all its subdecks, or DeckNotFound."""
-    return DeckIndex(Col(conn)).subtree(deck_id)
-
-
 # --- reading -------------------------------------------------------------------------
 
 

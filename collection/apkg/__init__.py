@@ -1,7 +1,6 @@
 """Anki packages: exporting a collection or deck as `.apkg`, importing `.apkg`/`.colpkg`."""
 
 from collection.apkg.archive import ImportLimits
-from collection.apkg.errors import MalformedPackage, NotAPackage, PackageTooLarge
 from collection.apkg.exporter import ExportSummary, export_filename, export_package
 from collection.apkg.importer import ImportSummary, import_package
 
@@ -9,9 +8,6 @@ __all__ = [
     "ExportSummary",
     "ImportLimits",
     "ImportSummary",
-    "MalformedPackage",
-    "NotAPackage",
-    "PackageTooLarge",
     "export_filename",
     "export_package",
     "import_package",

@@ -11,10 +11,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final, TypeGuard
 
-from collection.apkg.errors import MalformedPackage
 from collection.decks import SEPARATOR, normalize_deck_name
 from collection.enums import NotetypeKind
-from collection.errors import InvalidDeckName
+from collection.errors import InvalidDeckName, MalformedPackage
 from collection.schema import default_deck_config
 
 I32: Final = 2**31

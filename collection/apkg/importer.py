@@ -41,20 +41,18 @@ from typing import Any, Final
 
 from collection.apkg.archive import ImportLimits, extract_package
 from collection.apkg.checks import SourceDeck
-from collection.apkg.errors import MalformedPackage
 from collection.apkg.source import (
-    FIELD_SEPARATOR,
     MAX_CLOZE_ORD,
     CardRow,
     NoteRow,
     SourceCollection,
     open_source,
 )
-from collection.cards import sort_field_and_checksum, take_new_positions
+from collection.cards import FIELD_SEPARATOR, sort_field_and_checksum, take_new_positions
 from collection.col import Col, mark_modified
 from collection.decks import SEPARATOR, DeckIndex, name_key
 from collection.enums import LOCAL_USN, CardQueue, CardType, NotetypeKind
-from collection.errors import FilteredDeck
+from collection.errors import FilteredDeck, MalformedPackage
 from collection.ids import ms
 from collection.scheduler.card import restored_queue
 from collection.scheduler.timing import sched_timing_for_collection
@@ -89,7 +87,7 @@ def import_package(
 
     Media files are not imported (Javumbo keeps no media): they are only counted, in
     `media_files_ignored`. Raises NotAPackage, PackageTooLarge or MalformedPackage
-    (`collection.apkg.errors`) before anything is written. The package is unpacked in
+    (`collection.errors`) before anything is written. The package is unpacked in
     a private temporary directory that is always removed.
     """
     workdir = Path(tempfile.mkdtemp(prefix="javumbo-import-"))

@@ -32,11 +32,11 @@ from collection.apkg.checks import (
     normalize_model,
     timing_config,
 )
-from collection.apkg.errors import MalformedPackage
+from collection.cards import FIELD_SEPARATOR
 from collection.enums import CardQueue, CardType, RevlogKind
+from collection.errors import MalformedPackage
 from collection.schema import DEFAULT_DCONF_ID
 
-FIELD_SEPARATOR: Final = "\x1f"
 _MAX_GUID_CHARS: Final = 1_000
 _MAX_CARD_DATA_CHARS: Final = 65_536
 # Anki allows cloze numbers up to 499 (card ords 0-498); anything else is not a card.

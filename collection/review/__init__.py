@@ -7,7 +7,6 @@ memory of answers for retried requests). The names callers use are importable he
 from collection.review.answering import IDEMPOTENCY_CONF_KEY, AnswerOutcome, answer
 from collection.review.queue import (
     NextCard,
-    QueueCounts,
     needs_unbury,
     next_card,
     timing,
@@ -19,7 +18,6 @@ __all__ = [
     "IDEMPOTENCY_CONF_KEY",
     "AnswerOutcome",
     "NextCard",
-    "QueueCounts",
     "answer",
     "needs_unbury",
     "next_card",

@@ -21,6 +21,7 @@ from collection.enums import BURIED_QUEUES, CardQueue, RevlogKind
 from collection.scheduler import (
     SchedTiming,
     describe_next_states,
+    learn_ahead_cutoff,
     learn_ahead_secs,
     next_states,
     sched_timing_for_collection,
@@ -186,7 +187,7 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
     options = deck_options(col, decks.get(deck_id))
     when = timing(col, conn, now)
     today, now_s = when.days_elapsed, int(now)
-    cutoff = now_s + learn_ahead_secs(col.conf)
+    cutoff = learn_ahead_cutoff(now, learn_ahead_secs(col.conf))
     new_done, reviews_done = _done_today(conn, ids, when)
     new_left = max(options.new_per_day - new_done, 0)
     reviews_left = max(options.rev_per_day - reviews_done, 0)

@@ -10,14 +10,13 @@ from .answer import (
     AnswerResult,
     RevlogEntry,
     answer_card,
-    apply_state,
     learning_delay_with_fuzz,
     updated_card_data,
 )
-from .card import CardState, restored_queue
-from .fuzz import constrained_fuzz_bounds, fuzz_bounds, fuzz_delta, with_review_fuzz
+from .card import CardState
+from .fuzz import constrained_fuzz_bounds, with_review_fuzz
 from .labels import answer_button_time, answer_button_time_collapsible, describe_next_states
-from .options import LEECH_ACTION_SUSPEND, LEECH_ACTION_TAG_ONLY, DeckOptions
+from .options import DeckOptions
 from .rng import fuzz_factor, fuzz_seed
 from .states import (
     Interval,
@@ -27,28 +26,19 @@ from .states import (
     ReviewState,
     SchedulingState,
     SchedulingStates,
-    current_state,
     leech_threshold_met,
     next_states,
 )
 from .timing import (
-    DEFAULT_LEARN_AHEAD_SECS,
-    DEFAULT_ROLLOVER_HOUR,
     SchedTiming,
-    days_elapsed,
     is_learning_due,
     learn_ahead_cutoff,
     learn_ahead_secs,
-    next_day_at,
     sched_timing_for_collection,
     sched_timing_today,
 )
 
 __all__ = [
-    "DEFAULT_LEARN_AHEAD_SECS",
-    "DEFAULT_ROLLOVER_HOUR",
-    "LEECH_ACTION_SUSPEND",
-    "LEECH_ACTION_TAG_ONLY",
     "LEECH_TAG",
     "AnswerResult",
     "CardState",
@@ -65,13 +55,8 @@ __all__ = [
     "answer_button_time",
     "answer_button_time_collapsible",
     "answer_card",
-    "apply_state",
     "constrained_fuzz_bounds",
-    "current_state",
-    "days_elapsed",
     "describe_next_states",
-    "fuzz_bounds",
-    "fuzz_delta",
     "fuzz_factor",
     "fuzz_seed",
     "is_learning_due",
@@ -79,9 +64,7 @@ __all__ = [
     "learn_ahead_secs",
     "learning_delay_with_fuzz",
     "leech_threshold_met",
-    "next_day_at",
     "next_states",
-    "restored_queue",
     "sched_timing_for_collection",
     "sched_timing_today",
     "updated_card_data",

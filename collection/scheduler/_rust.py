@@ -11,7 +11,6 @@ import struct
 from typing import Final
 
 U32_MAX: Final = 0xFFFF_FFFF
-U16_MAX: Final = 0xFFFF
 
 _F32: Final = struct.Struct("<f")
 
@@ -42,11 +41,6 @@ def as_u32(value: float) -> int:
     if value >= U32_MAX:
         return U32_MAX
     return int(value)
-
-
-def as_u16(value: float) -> int:
-    """Rust's saturating `value as u16`."""
-    return min(as_u32(value), U16_MAX)
 
 
 def sat_u32(value: int) -> int:

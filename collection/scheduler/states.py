@@ -16,7 +16,6 @@ from .options import DeckOptions
 from .rng import fuzz_factor, fuzz_seed
 from .steps import DAY_SECS, LearningSteps
 
-INITIAL_EASE_FACTOR: Final = 2.5
 MINIMUM_EASE_FACTOR: Final = f32(1.3)
 EASE_FACTOR_AGAIN_DELTA: Final = f32(-0.2)
 EASE_FACTOR_HARD_DELTA: Final = f32(-0.15)

@@ -35,9 +35,6 @@ class LearningSteps:
             return _to_secs(self.steps[index])
         return None
 
-    def is_empty(self) -> bool:
-        return not self.steps
-
     def again_delay_secs(self) -> int | None:
         return self._secs_at(0)
 

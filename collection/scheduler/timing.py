@@ -29,10 +29,6 @@ class SchedTiming:
     next_day_at: int
     """Epoch seconds of the next rollover."""
 
-    @property
-    def secs_until_rollover(self) -> int:
-        return max(self.next_day_at - self.now, 0)
-
 
 def _clamp_offset(minutes_west: int) -> int:
     # Anki's fixed_offset_from_minutes caps the offset at +-23 hours.
@@ -74,28 +70,6 @@ def sched_timing_today(
     if not rollover_passed:
         days -= 1
     return SchedTiming(now=now_secs, days_elapsed=max(days, 0), next_day_at=next_day)
-
-
-def days_elapsed(
-    crt: int,
-    now: float,
-    rollover_hour: int = DEFAULT_ROLLOVER_HOUR,
-    utc_offset_minutes_west: int = 0,
-    creation_offset_minutes_west: int | None = None,
-) -> int:
-    """Today's day number (Anki's `col.sched.today`)."""
-    return sched_timing_today(
-        crt, now, rollover_hour, utc_offset_minutes_west, creation_offset_minutes_west
-    ).days_elapsed
-
-
-def next_day_at(
-    now: float,
-    rollover_hour: int = DEFAULT_ROLLOVER_HOUR,
-    utc_offset_minutes_west: int = 0,
-) -> int:
-    """Epoch seconds of the first rollover strictly after `now`."""
-    return sched_timing_today(0, now, rollover_hour, utc_offset_minutes_west).next_day_at
 
 
 def sched_timing_for_collection(

@@ -20,15 +20,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from collection.apkg import (
-    ImportLimits,
-    MalformedPackage,
-    NotAPackage,
-    PackageTooLarge,
-    import_package,
-)
+from collection.apkg import ImportLimits, import_package
 from collection.cards import add_card
-from collection.errors import CollectionError
+from collection.errors import CollectionError, MalformedPackage, NotAPackage, PackageTooLarge
 from collection.schema import create_collection
 from tests.collection.conftest import NOW, dump
 

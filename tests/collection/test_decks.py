@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from collection.cards import add_card
+from collection.col import Col
 from collection.decks import (
     Deck,
+    DeckIndex,
     create_deck,
-    deck_ids_with_children,
     delete_deck,
     get_current_deck,
     get_deck,
@@ -49,6 +50,10 @@ def conf(conn: sqlite3.Connection) -> dict[str, Any]:
 
 def names(conn: sqlite3.Connection) -> list[str]:
     return [d.name for d in list_decks(conn)]
+
+
+def deck_ids_with_children(conn: sqlite3.Connection, deck_id: int) -> list[int]:
+    return DeckIndex(Col(conn)).subtree(deck_id)
 
 
 def by_name(conn: sqlite3.Connection, name: str) -> Deck:

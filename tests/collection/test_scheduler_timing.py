@@ -12,11 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collection.scheduler import (
-    days_elapsed,
     is_learning_due,
     learn_ahead_cutoff,
     learn_ahead_secs,
-    next_day_at,
     sched_timing_for_collection,
     sched_timing_today,
 )
@@ -30,6 +28,24 @@ def stamp(minutes_west: int, *args: int) -> int:
     """Epoch seconds of a wall-clock time at a fixed offset (minutes west of UTC)."""
     tz = timezone(timedelta(minutes=-minutes_west))
     return int(datetime(*args, tzinfo=tz).timestamp())
+
+
+def days_elapsed(
+    crt: int,
+    now: float,
+    rollover_hour: int,
+    utc_offset_minutes_west: int = 0,
+    creation_offset_minutes_west: int | None = None,
+) -> int:
+    """Today's day number (Anki's `col.sched.today`)."""
+    return sched_timing_today(
+        crt, now, rollover_hour, utc_offset_minutes_west, creation_offset_minutes_west
+    ).days_elapsed
+
+
+def next_day_at(now: float, rollover_hour: int, utc_offset_minutes_west: int) -> int:
+    """Epoch seconds of the first rollover strictly after `now`."""
+    return sched_timing_today(0, now, rollover_hour, utc_offset_minutes_west).next_day_at
 
 
 def elap(start: int, end: int, start_west: int, end_west: int, rollover: int) -> int:
