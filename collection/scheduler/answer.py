@@ -76,7 +76,7 @@ class AnswerResult:
     leech: bool
     """The card just became a leech: add the `leech` tag to its note."""
     suspend: bool
-    """The leech action suspended it (its `queue` is already -1)."""
+    """The leech action suspended it (its `queue` is already `CardQueue.SUSPENDED`)."""
 
 
 def learning_delay_with_fuzz(card_id: int, reps: int, secs: int, *, fuzz: bool = True) -> int:
@@ -126,8 +126,9 @@ def answer_card(
 
     `today` is the day number (`days_elapsed`) and `next_day_at` the epoch second of
     the next rollover (see `timing.sched_timing_today`): a (re)learning delay that
-    reaches past the rollover becomes an interday step (queue 3, `due` in days), as in
-    Anki, whatever its length. `fuzz=False` reproduces Anki's test mode (no fuzz).
+    reaches past the rollover becomes an interday step (`CardQueue.DAY_LEARN`, `due` in
+    days), as in Anki, whatever its length. `fuzz=False` reproduces Anki's test mode
+    (no fuzz).
     """
     states = next_states(card, options, today, fuzz=fuzz)
     return apply_state(
