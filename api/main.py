@@ -45,7 +45,9 @@ def build_object_store(settings: Settings) -> ObjectStore:
 
         assert settings.bucket is not None  # guaranteed by Settings validation
         client = make_s3_client(
-            connect_timeout=settings.aws_connect_timeout, read_timeout=settings.aws_read_timeout
+            connect_timeout=settings.aws_connect_timeout,
+            read_timeout=settings.aws_read_timeout,
+            endpoint_url=settings.aws_endpoint_url,
         )
         return S3ObjectStore(client, settings.bucket)
     from storage.local import LocalObjectStore

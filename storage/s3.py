@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -59,11 +58,15 @@ def mapped_s3_errors(
         raise _unavailable(operation, key, error) from error
 
 
-def make_s3_client(*, connect_timeout: float = 3, read_timeout: float = 10) -> S3Client:
-    """An S3 client that honours the standard AWS_* variables (AWS_ENDPOINT_URL too).
+def make_s3_client(
+    *, connect_timeout: float, read_timeout: float, endpoint_url: str | None
+) -> S3Client:
+    """An S3 client with the caller's timeouts (the settings', api/core/config.py).
 
     Timeouts are short because a request waits on this; botocore's standard retry
     mode retries throttling and 5xx answers a few times before we give up.
+    ``endpoint_url`` is an S3-compatible endpoint (moto, MinIO, ...), or None for AWS
+    (the other standard AWS_* variables are honoured as usual).
     """
     config = Config(
         connect_timeout=connect_timeout,
@@ -71,13 +74,13 @@ def make_s3_client(*, connect_timeout: float = 3, read_timeout: float = 10) -> S
         retries={"mode": "standard", "total_max_attempts": 3},
         s3={
             # Custom endpoints (moto, MinIO, ...) rarely resolve bucket subdomains.
-            "addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto",
+            "addressing_style": "path" if endpoint_url else "auto",
             # Every PUT carries the body's SHA-256 as its checksum (see `put`), which S3
             # verifies; signing the payload too would hash the whole file a second time.
             "payload_signing_enabled": False,
         },
     )
-    return boto3.session.Session().client("s3", config=config)
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
 def _code(error: ClientError) -> str:

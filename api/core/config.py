@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from auth.tokens import MIN_SECRET_BYTES
@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # How long to wait for S3 and DynamoDB before answering 503 (seconds).
     aws_connect_timeout: float = Field(default=3.0, gt=0)
     aws_read_timeout: float = Field(default=10.0, gt=0)
+    # An S3-compatible endpoint (moto, MinIO, ...) for the collections bucket; None: AWS.
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_ENDPOINT_URL", "JAVUMBO_AWS_ENDPOINT_URL"),
+    )
     # Browser origins allowed to call the API (JSON list); none by default.
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=10 * MiB, gt=0)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from api.core.config import Settings
 from storage.s3 import S3ObjectStore, make_s3_client
 
 KEY = "user_dbs/alice.anki2"
@@ -19,7 +20,12 @@ KEY = "user_dbs/alice.anki2"
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3ObjectStore]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        client = make_s3_client()  # the app's own client settings
+        defaults = Settings.model_construct()  # the app's own client settings
+        client = make_s3_client(
+            connect_timeout=defaults.aws_connect_timeout,
+            read_timeout=defaults.aws_read_timeout,
+            endpoint_url=defaults.aws_endpoint_url,
+        )
         client.create_bucket(Bucket="wire")
         yield S3ObjectStore(client, "wire")
 
