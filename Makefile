@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test test-fast lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -40,6 +40,12 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The inner loop: unit and API tests only. No servers (uvicorn, moto over HTTP), no real
+# Anki, no fuzzing, no CDK (importing it starts node). make test runs everything.
+test-fast: $(VENV)/.dev
+	$(BIN)/pytest -n auto --dist worksteal --ignore=tests/cdk \
+		-m "not (integration or interop or load or fuzz)" $(PYTEST_ARGS)
 
 # The real app against moto behind a latency proxy; rewrites docs/benchmarks.{md,json}
 # and fails if a target is missed. BENCH_ARGS="--s3-latency-ms 10" etc. (python -m bench -h)

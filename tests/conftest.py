@@ -25,6 +25,14 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_REGION", "us-east-1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the moto server (directly, or through `bucket` or `proxy`) talks
+    to a real server over HTTP: an integration test, whether its module says so or not."""
+    for item in items:
+        if "moto_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """One moto server over real HTTP for the whole run; tests use their own buckets."""
