@@ -93,7 +93,8 @@ def validate_fields(front: str, back: str) -> None:
             raise InvalidField(field, f"The {field} must be text.")
         if len(value) > MAX_FIELD_CHARS:
             raise InvalidField(
-                field, f"The {field} is {len(value)} characters long; the limit is 100000."
+                field,
+                f"The {field} is {len(value)} characters long; the limit is {MAX_FIELD_CHARS}.",
             )
         if FIELD_SEPARATOR in value:
             raise InvalidField(

@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.errors import ObjectNotFound, TooLarge
+from storage.keys import PREFIX_EXPORTS, PREFIX_UPLOADS
 from storage.s3 import mapped_s3_errors
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
-
-UPLOADS = "uploads"
-EXPORTS = "exports"
 
 
 def _is_control(char: str) -> bool:
@@ -81,7 +79,7 @@ class PackageTransfers:
 
     def upload_url(self, username: str) -> PresignedUpload:
         """A URL the learner PUTs a package to; only this key, only for a while."""
-        key = f"{UPLOADS}/{learner_segment(username)}/{uuid.uuid4().hex}.apkg"
+        key = f"{PREFIX_UPLOADS}{learner_segment(username)}/{uuid.uuid4().hex}.apkg"
         url = self.client.generate_presigned_url(
             "put_object",
             Params={"Bucket": self.bucket, "Key": key, "ContentType": "application/octet-stream"},
@@ -105,7 +103,7 @@ class PackageTransfers:
             return False
         prefix, segment, name = parts
         return (
-            prefix == UPLOADS
+            prefix == PREFIX_UPLOADS.rstrip("/")
             and segment == learner_segment(username)
             and name not in ("", ".")
             and ".." not in name
@@ -133,7 +131,7 @@ class PackageTransfers:
 
     def publish_export(self, username: str, source: Path, filename: str) -> str:
         """Store an export and return a presigned GET that downloads it as ``filename``."""
-        key = f"{EXPORTS}/{learner_segment(username)}/{uuid.uuid4().hex}.apkg"
+        key = f"{PREFIX_EXPORTS}{learner_segment(username)}/{uuid.uuid4().hex}.apkg"
         with mapped_s3_errors("PUT", key):
             self.client.upload_file(
                 str(source),

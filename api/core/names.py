@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from storage import keys as storage_keys
+
 # One Anki collection per learner: `user_dbs/{username}.anki2` (api/user_collection.py).
 PREFIX_COLLECTIONS: Final = "user_dbs/"
 # Learners' media files: the function may use it; the app stores none yet.
 PREFIX_MEDIA: Final = "user_media/"
-# Scratch objects, kept at most a day: presigned package uploads and large exports.
-PREFIX_UPLOADS: Final = "uploads/"
-PREFIX_EXPORTS: Final = "exports/"
+# Scratch objects, kept at most a day: presigned package uploads and large exports,
+# written by storage/transfers.py, which owns their names.
+PREFIX_UPLOADS: Final = storage_keys.PREFIX_UPLOADS
+PREFIX_EXPORTS: Final = storage_keys.PREFIX_EXPORTS

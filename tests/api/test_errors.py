@@ -1,4 +1,5 @@
-"""Storage failures map onto the HTTP answers of ARCHITECTURE §4, without tracebacks."""
+"""Storage failures map onto the HTTP answers in the README's "The API at a glance"
+(api/errors.py), without tracebacks."""
 
 from __future__ import annotations
 

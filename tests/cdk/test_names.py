@@ -56,5 +56,5 @@ def test_every_variable_of_the_function_is_read_by_the_app(template: Template) -
 def test_the_app_writes_only_under_the_prefixes_the_function_is_granted() -> None:
     assert any(collection_key("alice").startswith(p) for p in names.OBJECT_PREFIXES)
     assert any(collection_key("../x").startswith(p) for p in names.OBJECT_PREFIXES)
-    # storage/ may not import api/, so it spells its scratch prefixes itself.
-    assert {f"{transfers.UPLOADS}/", f"{transfers.EXPORTS}/"} == set(names.SCRATCH_PREFIXES)
+    # Keys the transfers make fall under the scratch prefixes the stack expires.
+    assert {transfers.PREFIX_UPLOADS, transfers.PREFIX_EXPORTS} == set(names.SCRATCH_PREFIXES)

@@ -1,0 +1,10 @@
+"""Where the storage layer itself writes in the bucket: the scratch prefixes of package
+transfers (storage/transfers.py). The app's names (api/core/names.py) and so the CDK
+stack's grants and expiry rules take them from here."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX_UPLOADS: Final = "uploads/"
+PREFIX_EXPORTS: Final = "exports/"
