@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -54,7 +55,8 @@ def mapped_s3_errors(
         ):
             raise ObjectNotFound(key) from None
         raise _unavailable(operation, key, error) from error
-    except BotoCoreError as error:
+    except (BotoCoreError, S3UploadFailedError) as error:
+        # S3UploadFailedError: the transfer manager's wrapping of an error answer.
         raise _unavailable(operation, key, error) from error
 
 

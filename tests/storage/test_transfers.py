@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.schemas.packages import ImportFromUpload
-from storage.errors import ObjectNotFound, TooLarge
+from storage.errors import ObjectNotFound, StoreUnavailable, TooLarge
 from storage.transfers import PackageTransfers, learner_segment
 from tests.conftest import s3_client_for
 from tests.support.moto_server import MotoServer
@@ -292,3 +292,12 @@ def test_legacy_names_upload_and_export_under_their_own_segment(
     (key,) = listing(transfers, "")
     assert_one_learner_segment(key, "exports", username)
     assert httpx.get(url).content == source.read_bytes()
+
+
+def test_a_failed_export_upload_is_a_store_outage(moto_server: MotoServer, tmp_path: Path) -> None:
+    """An error answer to the export's upload is StoreUnavailable (503), not a 500."""
+    gone = PackageTransfers(s3_client_for(moto_server.url), "no-such-bucket-here", expires_in=60)
+    package = tmp_path / "export.apkg"
+    package.write_bytes(b"PK\x03\x04" + b"x" * 100)
+    with pytest.raises(StoreUnavailable, match="PUT"):
+        gone.publish_export("alice", package, "export.apkg")
