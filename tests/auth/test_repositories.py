@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -13,6 +14,7 @@ from auth.errors import UserExists, UserNotFound
 from auth.local import LocalUserStore
 from auth.users import AuthStateStore, User, UserRepository
 from tests.support.api_rig import dynamodb_tables
+from tests.support.moto_server import MotoServer
 
 
 @pytest.fixture(params=["local", "dynamodb"])
@@ -25,6 +27,22 @@ def stores(
         return
     with mock_aws():
         yield dynamodb_tables()
+
+
+@pytest.fixture(params=["local", "dynamodb"])
+def shared_stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[UserRepository, AuthStateStore]]:
+    """As ``stores``, with DynamoDB behind the moto server over HTTP: in-process moto
+    does not make one item's updates atomic across threads, which the real service and
+    the server (one request at a time) do. For the tests of concurrent writers."""
+    if request.param == "local":
+        local = LocalUserStore(tmp_path / "users.sqlite3")
+        yield local, local
+        return
+    server: MotoServer = request.getfixturevalue("moto_server")
+    client = boto3.client("dynamodb", endpoint_url=server.url, region_name="us-east-1")
+    yield dynamodb_tables(client)
 
 
 def alice(**changes: object) -> User:
@@ -50,10 +68,11 @@ def test_create_is_conditional(stores: tuple[UserRepository, AuthStateStore]) ->
     assert user is not None and user.name == "Alice"
 
 
+@pytest.mark.integration  # DynamoDB behind the moto server
 def test_concurrent_registrations_of_one_name_have_one_winner(
-    stores: tuple[UserRepository, AuthStateStore],
+    shared_stores: tuple[UserRepository, AuthStateStore],
 ) -> None:
-    users, _ = stores
+    users, _ = shared_stores
     winners: list[str] = []
     barrier = threading.Barrier(8)
 
@@ -89,10 +108,11 @@ def test_password_update_bumps_version_on_request(
         users.update_password("nobody", "h", bump_version=True)
 
 
+@pytest.mark.integration  # DynamoDB behind the moto server
 def test_failure_counter_is_atomic_under_concurrency(
-    stores: tuple[UserRepository, AuthStateStore],
+    shared_stores: tuple[UserRepository, AuthStateStore],
 ) -> None:
-    _, state = stores
+    _, state = shared_stores
     now = 1_000_000.0
     threads = [
         threading.Thread(target=lambda: [state.record_failure("alice", now=now) for _ in range(5)])
