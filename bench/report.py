@@ -425,7 +425,7 @@ DynamoDB reads per call), HTTP, the app's own work and the PUT of the whole file
 every answer. What the design saves per next/answer pair is round trips and downloads:
 the naive pattern makes four S3 requests (a full GET and a PUT per call) where ours
 makes two (a conditional GET answered 304, and the PUT){each_more}. A warm read must
-cost one request and a write one PUT (ARCHITECTURE §2, invariant 4), so with the same
+cost one request and a write one PUT (README: S3SQLiteSession), so with the same
 latency per request and bodies at loopback speed the speed-up cannot exceed the ratio
 of requests, 2x, and every cost both designs share pulls it lower: the 3x target is
 out of reach of this design at any collection size unless moving bodies costs time.
