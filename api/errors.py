@@ -49,6 +49,7 @@ from collection.errors import (
     InvalidField,
     MalformedPackage,
     NotAPackage,
+    NoteTypeMissing,
     PackageTooLarge,
 )
 from storage.errors import CorruptDatabase, WriteConflict
@@ -233,6 +234,7 @@ _COLLECTION_STATUS: dict[type[CollectionError], int] = {
     FilteredDeck: 422,
     CardNotStudyable: 409,
     CardChanged: 409,
+    NoteTypeMissing: 409,
     NotAPackage: 415,
     PackageTooLarge: 413,
     MalformedPackage: 422,

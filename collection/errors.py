@@ -14,6 +14,9 @@ errors module. The hierarchy (each class's docstring names the HTTP status meant
   elsewhere, or an idempotency key reused for another card);
 - uploaded packages, refused before anything is written: ``NotAPackage``,
   ``PackageTooLarge``, ``MalformedPackage``.
+
+``ProtobufError`` is internal to reading packages: the package code turns it into
+``MalformedPackage`` before it can reach a caller.
 """
 
 from __future__ import annotations
@@ -139,3 +142,7 @@ class MalformedPackage(CollectionError):
     database, or data Anki would not have written (422)."""
 
     code = "package_malformed"
+
+
+class ProtobufError(ValueError):
+    """A protobuf message in a package is malformed (becomes MalformedPackage)."""

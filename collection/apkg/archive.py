@@ -27,8 +27,8 @@ from typing import IO, Final
 
 import zstandard
 
-from collection.apkg.protobuf import Message, ProtobufError
-from collection.errors import MalformedPackage, NotAPackage, PackageTooLarge
+from collection.apkg.protobuf import Message
+from collection.errors import MalformedPackage, NotAPackage, PackageTooLarge, ProtobufError
 
 MiB: Final = 1024 * 1024
 

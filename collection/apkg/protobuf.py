@@ -11,15 +11,13 @@ import math
 import struct
 from typing import Final
 
+from collection.errors import ProtobufError
+
 _VARINT: Final = 0
 _FIXED64: Final = 1
 _LENGTH: Final = 2
 _FIXED32: Final = 5
 _MAX_VARINT_BYTES: Final = 10
-
-
-class ProtobufError(ValueError):
-    """The bytes are not a well-formed protobuf message of the expected shape."""
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -23,7 +23,8 @@ from collection.apkg.checks import (
     normalize_model,
     strip_separator,
 )
-from collection.apkg.protobuf import Message, ProtobufError
+from collection.apkg.protobuf import Message
+from collection.errors import ProtobufError
 from collection.schema import DEFAULT_DCONF_ID
 
 _CONFIG_KEYS: Final = ("rollover", "creationOffset", "localOffset", "schedVer", "nextPos")

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from collection.errors import CollectionError
 from storage.errors import CorruptDatabase, WriteConflict
 from storage.objects import StoreUnavailable
+from tests.collection.test_errors import EXAMPLES
 
 
 @pytest.mark.parametrize(
@@ -82,3 +86,20 @@ def test_the_error_schema_survives_a_rebuilt_document() -> None:
     rebuilt = app.openapi()
     assert "/later" in rebuilt["paths"]
     assert "ErrorOut" in rebuilt["components"]["schemas"]
+
+
+@pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_each_collection_error_answers_the_status_its_docstring_names(
+    error: CollectionError,
+) -> None:
+    named = re.search(r"\b(\d{3})\)", type(error).__doc__ or "")
+    assert named, f"{type(error).__name__}'s docstring names no status"
+    app = create_app()
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise error
+
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert response.status_code == int(named.group(1))
+    assert response.json()["code"] == error.code

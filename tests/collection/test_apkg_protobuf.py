@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from collection.apkg.protobuf import Message, ProtobufError, float32
+from collection.apkg.protobuf import Message, float32
+from collection.errors import ProtobufError
 
 pytestmark = pytest.mark.interop
 
