@@ -168,16 +168,39 @@ class S3SQLiteSession:
         self.retry = retry or RetryPolicy()
         self._locks: weakref.WeakValueDictionary[str, _KeyLock] = weakref.WeakValueDictionary()
         self._locks_mutex = threading.Lock()
+        self._checked_at: dict[str, float] = {}
 
     # -- public API -----------------------------------------------------------
 
-    def read(self, key: str, operation: Operation[T]) -> T:
+    def revalidate(self, key: str) -> float:
+        """Bring the cached copy of ``key`` up to date; return when the check started.
+
+        A ``read`` given ``current_since`` at or before that moment need not check again
+        (see ``read``). Raises like ``read``.
+        """
+        with self._exclusive(key):
+            started = time.time()
+            self._refresh(key, revalidate=True)
+            self._checked_at[key] = started
+            return started
+
+    def read(self, key: str, operation: Operation[T], *, current_since: float | None = None) -> T:
         """Run ``operation`` on a read-only connection to the current version of ``key``.
 
+        ``current_since``: a moment (``time.time()``) the caller needs the data to be
+        current as of, typically when its request arrived; if this process has already
+        checked the copy since then (``revalidate``), the read sends no request at all.
         Raises ``ObjectNotFound``, ``CorruptDatabase`` or ``StoreUnavailable``.
         """
         with self._exclusive(key):
-            fetched = self._refresh(key, revalidate=True)
+            checked = self._checked_at.get(key)
+            fresh = (
+                current_since is not None
+                and checked is not None
+                and checked >= current_since
+                and self.cache.peek(key) is not None
+            )
+            fetched = None if fresh else self._refresh(key, revalidate=True)
             with self.cache.use(key) as entry:
                 if entry is not None:
                     return self._run_readonly(entry.path, operation)

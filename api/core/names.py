@@ -13,6 +13,9 @@ from storage import keys as storage_keys
 
 # One Anki collection per learner: `user_dbs/{username}.anki2` (api/user_collection.py).
 PREFIX_COLLECTIONS: Final = "user_dbs/"
+# The page logs of the collections (docs/storage.md), written by storage/session.py,
+# which owns their names: entries are deleted once folded into the collection object.
+PREFIX_LOGS: Final = storage_keys.PREFIX_LOGS
 # Learners' media files: the function may use it; the app stores none yet.
 PREFIX_MEDIA: Final = "user_media/"
 # Scratch objects, kept at most a day: presigned package uploads and large exports,
