@@ -191,7 +191,8 @@ def _acknowledge_object_prefixes(role: iam.Role, bucket: s3.Bucket) -> None:
         nag.acknowledge(
             role,
             nag.object_wildcard_finding(bucket, prefix),
-            f"Object keys under {prefix} are per learner ({prefix}<username>...), so the "
-            "function needs the prefix; the actions are limited to Get/Put/DeleteObject "
-            "and the prefixes to the four the app uses.",
+            f"Object keys under {prefix} are per learner (the learner's name or collection "
+            "key follows the prefix), so the function needs the prefix; the actions are "
+            "limited to Get/Put/DeleteObject and the prefixes to the "
+            f"{len(names.OBJECT_PREFIXES)} the app uses.",
         )

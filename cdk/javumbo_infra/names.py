@@ -4,7 +4,13 @@ from __future__ import annotations
 
 # The app's own names: the bucket's layout and its settings' environment variables.
 from api.core.config import env_name
-from api.core.names import PREFIX_COLLECTIONS, PREFIX_EXPORTS, PREFIX_MEDIA, PREFIX_UPLOADS
+from api.core.names import (
+    PREFIX_COLLECTIONS,
+    PREFIX_EXPORTS,
+    PREFIX_LOGS,
+    PREFIX_MEDIA,
+    PREFIX_UPLOADS,
+)
 
 STACK_NAME = "Javumbo"
 
@@ -15,7 +21,7 @@ HANDLER = "api.lambda_handler.handler"
 APP_PACKAGES = ("api", "auth", "collection", "storage")
 
 # Key prefixes in the collections bucket that the function may read and write.
-OBJECT_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_MEDIA, PREFIX_UPLOADS, PREFIX_EXPORTS)
+OBJECT_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_LOGS, PREFIX_MEDIA, PREFIX_UPLOADS, PREFIX_EXPORTS)
 # Scratch objects (import uploads, export files) are never kept longer than this.
 SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS)
 

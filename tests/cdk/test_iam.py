@@ -9,7 +9,7 @@ from aws_cdk.assertions import Template
 
 from tests.cdk import helpers
 
-PREFIXES = ("user_dbs/", "user_media/", "uploads/", "exports/")
+PREFIXES = ("user_dbs/", "logs/", "user_media/", "uploads/", "exports/")
 OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
 ITEM_ACTIONS = {
     "dynamodb:GetItem",
@@ -52,7 +52,7 @@ def test_no_resource_wildcard_for_data_services(
         assert "*" not in helpers.as_list(statement["Resource"]), statement
 
 
-def test_object_actions_only_on_the_four_prefixes(
+def test_object_actions_only_on_the_apps_prefixes(
     template: Template, statements: list[dict[str, Any]]
 ) -> None:
     bucket_id, _ = helpers.collections_bucket(template)

@@ -14,7 +14,7 @@ import api.core.config
 from api.core.config import Settings, env_name
 from api.user_collection import collection_key
 from javumbo_infra import names
-from storage import transfers
+from storage import keys, transfers
 from tests.cdk import helpers
 
 NAMES_PY = Path(names.__file__)
@@ -58,3 +58,12 @@ def test_the_app_writes_only_under_the_prefixes_the_function_is_granted() -> Non
     assert any(collection_key("../x").startswith(p) for p in names.OBJECT_PREFIXES)
     # Keys the transfers make fall under the scratch prefixes the stack expires.
     assert {transfers.PREFIX_UPLOADS, transfers.PREFIX_EXPORTS} == set(names.SCRATCH_PREFIXES)
+
+
+def test_the_page_log_is_among_the_prefixes_the_function_is_granted() -> None:
+    # Entries of the collection stored under K are `logs/K/{log-id}/{seq:016d}`.
+    entry = f"{keys.PREFIX_LOGS}{collection_key('alice')}/0123abcd/{1:016d}"
+    assert keys.PREFIX_LOGS in names.OBJECT_PREFIXES
+    assert [p for p in names.OBJECT_PREFIXES if entry.startswith(p)] == [keys.PREFIX_LOGS]
+    # Log entries are live data, never scratch that expires.
+    assert keys.PREFIX_LOGS not in names.SCRATCH_PREFIXES
