@@ -170,12 +170,17 @@ def _object_and_table_statements(
             actions=list(OBJECT_ACTIONS),
             resources=[bucket.arn_for_objects(f"{p}*") for p in names.OBJECT_PREFIXES],
         ),
-        # Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the app
-        # would report a missing collection as an outage (503) instead of a 404.
+        # Without ListBucket, S3 answers a GET of a missing key with 403 instead of 404:
+        # the app would report a missing collection as an outage (503), and the log
+        # reader, which learns it is at the end of a collection's page log when entry N+1
+        # is "not found", could not tell the end of the log from a refusal. Compaction
+        # also lists a collection's log to delete the entries folded into the snapshot.
+        # Listing is limited to the collections and their logs (docs/storage.md).
         iam.PolicyStatement(
             sid="MissingKeysAre404",
             actions=["s3:ListBucket"],
             resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in names.LISTED_PREFIXES]}},
         ),
         iam.PolicyStatement(
             sid="UserAndAuthItems",

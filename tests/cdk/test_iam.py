@@ -67,6 +67,20 @@ def test_object_actions_only_on_the_apps_prefixes(
         assert sorted(map(str, resources)) == sorted(map(str, expected))
 
 
+def test_page_log_entries_may_be_read_written_and_deleted(
+    template: Template, statements: list[dict[str, Any]]
+) -> None:
+    bucket_id, _ = helpers.collections_bucket(template)
+    logs = helpers.object_arn(bucket_id, "logs/*")
+    granted = {
+        action
+        for s in statements
+        if logs in helpers.as_list(s["Resource"])
+        for action in helpers.as_list(s["Action"])
+    }
+    assert granted == OBJECT_ACTIONS
+
+
 def test_bucket_level_access_is_list_only(
     template: Template, statements: list[dict[str, Any]]
 ) -> None:
@@ -77,6 +91,37 @@ def test_bucket_level_access_is_list_only(
         if "s3:ListBucket" in helpers.as_list(statement["Action"]):
             assert helpers.as_list(statement["Action"]) == ["s3:ListBucket"]
             assert helpers.as_list(statement["Resource"]) == [{"Fn::GetAtt": [bucket_id, "Arn"]}]
+
+
+def _list_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statements if "s3:ListBucket" in helpers.as_list(s["Action"])]
+
+
+def test_listing_is_limited_to_the_collections_and_their_logs(
+    statements: list[dict[str, Any]],
+) -> None:
+    """ListBucket makes a missing key a 404 (the end of a page log), not a 403; it lists
+    the collections and their logs, and nothing else in the bucket."""
+    listing = _list_statements(statements)
+    assert len(listing) == 1, listing
+    (statement,) = listing
+    assert set(statement["Condition"]) == {"StringLike"}
+    assert set(statement["Condition"]["StringLike"]) == {"s3:prefix"}
+    prefixes = helpers.as_list(statement["Condition"]["StringLike"]["s3:prefix"])
+    assert sorted(prefixes) == ["logs/*", "user_dbs/*"]
+
+
+def test_no_listing_without_a_prefix_condition(statements: list[dict[str, Any]]) -> None:
+    listing = _list_statements(statements)
+    assert listing
+    for statement in listing:
+        conditions = statement.get("Condition", {})
+        assert set(conditions) == {"StringLike"}, statement
+        assert set(conditions["StringLike"]) == {"s3:prefix"}, statement
+        prefixes = helpers.as_list(conditions["StringLike"]["s3:prefix"])
+        assert prefixes, statement
+        # A bare "*" (or a pattern starting with one) would let the whole bucket be listed.
+        assert not any(prefix.startswith("*") for prefix in prefixes), statement
 
 
 def test_item_actions_only_on_the_two_tables(
