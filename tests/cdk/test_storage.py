@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from api.core.cors import CORS_ALLOW_HEADERS
+from javumbo_infra.storage import NONCURRENT_VERSION_RETENTION
 from tests.cdk import helpers
 
 BLOCK_ALL = {
@@ -154,6 +155,104 @@ def test_lifecycle_expires_old_versions_scratch_objects_and_stale_uploads(
     assert set(by_prefix) == {"uploads/", "exports/"}
     for rule in by_prefix.values():
         assert rule["ExpirationInDays"] == 1
+
+
+# Page-log entries and snapshots, once deleted or replaced, are kept this long as
+# noncurrent versions (docs/storage.md: restore works within this window).
+RETENTION_DAYS = 30
+# Current objects under these prefixes are live data: an entry not yet folded into the
+# snapshot is the only copy of an acknowledged write, so no rule may ever expire one.
+LIVE_PREFIXES = ("user_dbs/", "logs/")
+CURRENT_EXPIRY = ("ExpirationInDays", "ExpirationDate")
+NARROWING_FILTERS = ("TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan")
+
+
+def _reaches(rule: dict[str, Any], prefix: str) -> bool:
+    """Whether the rule may apply to some key under `prefix` (tags and sizes only narrow)."""
+    rule_prefix: str = rule.get("Prefix", "")
+    return prefix.startswith(rule_prefix) or rule_prefix.startswith(prefix)
+
+
+def _covers(rule: dict[str, Any], prefix: str) -> bool:
+    """Whether the enabled rule applies to every key under `prefix`."""
+    return (
+        rule["Status"] == "Enabled"
+        and prefix.startswith(rule.get("Prefix", ""))
+        and not any(key in rule for key in NARROWING_FILTERS)
+    )
+
+
+def _expiring_current_objects(rules: list[dict[str, Any]], prefix: str) -> list[str]:
+    return [
+        rule.get("Id", "?")
+        for rule in rules
+        if _reaches(rule, prefix) and any(key in rule for key in CURRENT_EXPIRY)
+    ]
+
+
+def _lifecycle_rules(bucket: dict[str, Any]) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    return rules
+
+
+def test_the_retention_window_is_the_stacks() -> None:
+    assert NONCURRENT_VERSION_RETENTION.to_days() == RETENTION_DAYS
+
+
+@pytest.mark.parametrize("prefix", LIVE_PREFIXES)
+def test_deleted_entries_and_old_snapshots_expire_after_the_retention_window(
+    collections_bucket: tuple[str, dict[str, Any]], prefix: str
+) -> None:
+    """Folded log entries the app deletes (and replaced snapshots) become noncurrent
+    versions: they expire after the window, and so do their delete markers."""
+    _, bucket = collections_bucket
+    rules = _lifecycle_rules(bucket)
+    covering = [
+        rule
+        for rule in rules
+        if _covers(rule, prefix)
+        and rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == RETENTION_DAYS
+        and rule.get("ExpiredObjectDeleteMarker") is True
+    ]
+    assert covering, rules
+    # S3 applies the shortest of overlapping rules: none may cut the restore window short.
+    noncurrent_days = [
+        rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        for rule in rules
+        if _reaches(rule, prefix) and "NoncurrentVersionExpiration" in rule
+    ]
+    assert min(noncurrent_days) == RETENTION_DAYS, rules
+
+
+@pytest.mark.parametrize("prefix", LIVE_PREFIXES)
+def test_no_rule_expires_current_collections_or_log_entries(
+    collections_bucket: tuple[str, dict[str, Any]], prefix: str
+) -> None:
+    _, bucket = collections_bucket
+    assert _expiring_current_objects(_lifecycle_rules(bucket), prefix) == []
+
+
+def test_the_current_object_check_sees_rules_that_reach_into_a_prefix() -> None:
+    rules = [
+        {"Id": "whole-bucket", "Status": "Enabled", "ExpirationInDays": 365},
+        {
+            "Id": "logs-subtree",
+            "Status": "Disabled",
+            "Prefix": "logs/user_dbs/",
+            "ExpirationDate": "x",
+        },
+        {"Id": "scratch", "Status": "Enabled", "Prefix": "uploads/", "ExpirationInDays": 1},
+        {
+            "Id": "versions",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        },
+    ]
+    assert _expiring_current_objects(rules, "logs/") == ["whole-bucket", "logs-subtree"]
+    assert _expiring_current_objects(rules, "user_dbs/") == ["whole-bucket"]
+    assert not _covers({"Status": "Enabled", "Prefix": "logs/x/"}, "logs/")
+    assert not _covers({"Status": "Enabled", "TagFilters": [{"Key": "k", "Value": "v"}]}, "logs/")
+    assert _covers({"Status": "Enabled"}, "logs/")
 
 
 DOWNLOAD_EXPOSED = {"content-disposition", "content-length", "content-type", "etag"}
