@@ -35,7 +35,7 @@ from collection.schema import new_collection_bytes
 from storage.cache import DiskCache
 from storage.objects import ObjectStore
 from storage.s3 import S3ObjectStore
-from storage.session import S3SQLiteSession
+from storage.session import LogPolicy, S3SQLiteSession
 from storage.transfers import PackageTransfers
 
 
@@ -98,7 +98,9 @@ def build_services(settings: Settings) -> Services:
     if isinstance(store, S3ObjectStore):
         transfers = PackageTransfers(store.client, store.bucket)
     return Services(
-        session=S3SQLiteSession(store, cache),
+        session=S3SQLiteSession(
+            store, cache, log_policy=LogPolicy(compaction_entries=settings.compaction_entries)
+        ),
         accounts=build_accounts(settings),
         transfers=transfers,
     )

@@ -124,6 +124,9 @@ class RequestLog:
                 "storageBytesOut": stats.bytes_out,
                 "conflictsRetried": stats.conflicts_retried,
                 "collectionBytes": stats.database_bytes,
+                # Of the bytes out: log entries appended, snapshots written by compaction.
+                "logBytes": stats.log_bytes,
+                "compactedBytes": stats.compacted_bytes,
             }
             if self.on_lambda:
                 record |= _emf(record)

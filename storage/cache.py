@@ -1,12 +1,15 @@
-"""An LRU cache of clean copies of stored objects on local disk (``/tmp`` on Lambda).
+"""An LRU cache of collections on local disk (``/tmp`` on Lambda), each at a known
+position of its page log (docs/storage.md).
 
-Invariant: every entry is a byte-for-byte copy of an object as the store holds (or
-held) it under the entry's ETag. Files with unacknowledged changes live in the
-private ``work/`` directory, are never looked up, and are wiped at start-up, so a
-crash can never leave a dirty copy that is later served.
+Invariant: an entry that is not marked *dirty* is, page for page (free pages aside),
+the stored database at the log position its state records. A writer marks the entry
+dirty before it changes the file in place, and clean again once the change is stored
+(or undone). The mark is the absence of the entry's state file, so a crash in between
+leaves an entry without a state, which the next start-up drops: a copy with
+unacknowledged changes is never served.
 
-An entry's ETag is part of its file name, so installing a new version is one atomic
-rename and the index can be rebuilt from the directory after a restart.
+An entry is two files: ``{digest}.{nonce}.entry`` (the database) and
+``{digest}.{nonce}.state`` (its ``LogState`` as JSON, replaced atomically).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import re
@@ -22,24 +26,49 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from storage.objects import normalise_etag
+from storage.errors import StorageError
+from storage.images import FileImage, checksum_of
 
 log = logging.getLogger(__name__)
 
-_SUFFIX = ".entry"
-_ENTRY_NAME = re.compile(
-    r"^(?P<digest>[0-9a-f]{40})-(?P<etag>[A-Za-z0-9_-]{1,200})\.[0-9a-f]{8}\.entry$"
-)
-_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_ENTRY = ".entry"
+_STATE = ".state"
+_ENTRY_NAME = re.compile(r"^(?P<digest>[0-9a-f]{40})\.(?P<nonce>[0-9a-f]{16})\.entry$")
+
+
+@dataclass(frozen=True, slots=True)
+class LogState:
+    """Where a copy stands: the snapshot it descends from and the log position it holds.
+
+    ``checked_at`` is a moment (``time.time()``) at which entry ``seq + 1`` did not
+    exist yet: before the request that found it missing, or before the append of
+    entry ``seq`` itself.
+    """
+
+    snapshot_etag: str
+    log_id: str
+    snapshot_seq: int
+    seq: int
+    checksum: int
+    page_size: int
+    checked_at: float
+
+    def advanced(self, *, seq: int, checksum: int, checked_at: float | None = None) -> LogState:
+        return replace(
+            self,
+            seq=seq,
+            checksum=checksum,
+            checked_at=self.checked_at if checked_at is None else checked_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
     path: Path
-    etag: str
+    state: LogState
     size: int
 
 
@@ -54,13 +83,33 @@ def _digest(key: str) -> str:
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
-def _etag_token(etag: str) -> str:
-    token = re.sub(r"[^A-Za-z0-9_-]", "_", normalise_etag(etag))
-    return token[:200] or "_"
+def _state_path(entry_path: Path) -> Path:
+    return entry_path.with_suffix(_STATE)
+
+
+def _holds(path: Path, state: LogState) -> bool:
+    """Whether the file is a database of ``state``'s page size and checksum."""
+    try:
+        image = FileImage(path)
+    except (OSError, StorageError):
+        return False
+    try:
+        return image.page_size == state.page_size and checksum_of(image) == state.checksum
+    except (OSError, StorageError, IndexError):
+        return False
+    finally:
+        image.close()
+
+
+def _read_state(path: Path) -> LogState | None:
+    try:
+        return LogState(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 class DiskCache:
-    """Clean copies keyed by object key, within a byte budget, least recently used out."""
+    """Collections keyed by object key, within a byte budget, least recently used out."""
 
     def __init__(self, directory: Path | str, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -88,45 +137,37 @@ class DiskCache:
         return directory
 
     def _recover(self) -> None:
-        """Forget all unfinished work and rebuild the index from clean entries."""
+        """Forget unfinished work and keep only entries that prove their state."""
         shutil.rmtree(self.work_dir, ignore_errors=True)
         self.work_dir.mkdir(parents=True)
-        found: dict[str, list[tuple[float, Path, str]]] = {}
+        found: dict[str, list[tuple[float, Path, LogState]]] = {}
         for path in self.directory.iterdir():
+            if path.suffix == _STATE and not path.with_suffix(_ENTRY).exists():
+                path.unlink(missing_ok=True)
+                continue
             match = _ENTRY_NAME.match(path.name)
             if not match or not path.is_file():
                 continue
-            token = match["etag"]
-            # Entries are written without fsync, so one that survived a power cut may be
-            # torn. An MD5 ETag (any single-part upload without KMS) proves the bytes;
-            # an entry under any other ETag cannot be checked, and is dropped.
-            if not _MD5.match(token) or not self._matches_md5(path, token):
-                log.warning("dropping cache entry %s: contents not proven by its ETag", path.name)
-                path.unlink(missing_ok=True)
+            state = _read_state(_state_path(path))
+            # No state: the entry was dirty when the process stopped. A state the file
+            # does not match: torn by a power cut (entries are written without fsync).
+            if state is None or not _holds(path, state):
+                log.warning("dropping cache entry %s: its state is unproven", path.name)
+                self._unlink(path)
                 continue
-            found.setdefault(match["digest"], []).append((path.stat().st_mtime, path, token))
-        survivors: list[tuple[float, str, Path, str]] = []
+            found.setdefault(match["digest"], []).append((path.stat().st_mtime, path, state))
+        survivors: list[tuple[float, str, Path, LogState]] = []
         for digest, versions in found.items():
-            # Two versions of one key mean a crash between rename and unlink; each is a
-            # clean copy of some version, and revalidation corrects a stale one.
-            versions.sort()
+            versions.sort(key=lambda v: (v[2].seq, v[0]))
             for _, stale, _ in versions[:-1]:
-                stale.unlink(missing_ok=True)
-            mtime, path, token = versions[-1]
-            survivors.append((mtime, digest, path, token))
-        for _, digest, path, token in sorted(survivors):
+                self._unlink(stale)
+            mtime, path, state = versions[-1]
+            survivors.append((mtime, digest, path, state))
+        for _, digest, path, state in sorted(survivors, key=lambda s: s[0]):
             size = path.stat().st_size
-            self._slots[digest] = _Slot(CacheEntry(path=path, etag=f'"{token}"', size=size))
+            self._slots[digest] = _Slot(CacheEntry(path=path, state=state, size=size))
             self._bytes += size
         self._evict()
-
-    @staticmethod
-    def _matches_md5(path: Path, token: str) -> bool:
-        digest = hashlib.md5(usedforsecurity=False)
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest() == token
 
     # -- use ------------------------------------------------------------------
 
@@ -165,34 +206,63 @@ class DiskCache:
                 self._evict()
 
     def work_path(self) -> Path:
-        """A fresh private path for a copy with changes not yet acknowledged."""
+        """A fresh private path for a file that is not an entry (yet)."""
         return self.work_dir / f"{uuid.uuid4().hex}.sqlite"
 
-    def install(self, key: str, source: Path, etag: str) -> bool:
-        """Move ``source`` (a clean copy stored under ``etag``) in as the entry for ``key``.
+    def fits(self, size: int) -> bool:
+        return size <= self.max_bytes
 
-        Returns False, leaving ``source`` where it is, when it cannot fit the budget.
+    def install(self, key: str, source: Path, state: LogState) -> CacheEntry | None:
+        """Move ``source`` (the stored database at ``state``) in as the entry for ``key``.
+
+        Returns None, leaving ``source`` where it is, when it cannot fit the budget.
         """
         size = source.stat().st_size
-        if size > self.max_bytes:
+        if not self.fits(size):
             self.discard(key)
-            return False
+            return None
         digest = _digest(key)
-        nonce = uuid.uuid4().hex[:8]
-        target = self.directory / f"{digest}-{_etag_token(etag)}.{nonce}{_SUFFIX}"
+        target = self.directory / f"{digest}.{uuid.uuid4().hex[:16]}{_ENTRY}"
+        self._write_state(target, state)
+        os.replace(source, target)
+        entry = CacheEntry(path=target, state=state, size=size)
         with self._mutex:
-            os.replace(source, target)
             old = self._slots.pop(digest, None)
-            self._slots[digest] = _Slot(CacheEntry(path=target, etag=etag, size=size))
+            self._slots[digest] = _Slot(entry)
             self._bytes += size
             if old is not None:
                 self._bytes -= old.entry.size
                 self._retire(old)
             self._evict()
-        return True
+        return entry
+
+    def mark_dirty(self, key: str) -> None:
+        """The entry's file is about to change: until ``mark_clean``, a crash drops it."""
+        entry = self.peek(key)
+        if entry is not None:
+            _state_path(entry.path).unlink(missing_ok=True)
+
+    def mark_clean(self, key: str, state: LogState) -> CacheEntry | None:
+        """The entry's file holds ``state`` again (changed and stored, or undone)."""
+        digest = _digest(key)
+        with self._mutex:
+            slot = self._slots.get(digest)
+            if slot is None:
+                return None
+            path = slot.entry.path
+        self._write_state(path, state)
+        size = path.stat().st_size
+        with self._mutex:
+            slot = self._slots.get(digest)
+            if slot is None or slot.entry.path != path:
+                return None
+            self._bytes += size - slot.entry.size
+            slot.entry = CacheEntry(path=path, state=state, size=size)
+            self._evict()
+            return slot.entry
 
     def discard(self, key: str) -> None:
-        """Forget ``key``'s entry (it is stale or suspect)."""
+        """Forget ``key``'s entry (it is stale, dirty or suspect)."""
         with self._mutex:
             slot = self._slots.pop(_digest(key), None)
             if slot is not None:
@@ -206,17 +276,29 @@ class DiskCache:
                 self._bytes -= slot.entry.size
                 self._retire(slot)
 
-    # -- internals (called with the mutex held) -------------------------------
+    # -- internals ------------------------------------------------------------
+
+    def _write_state(self, entry_path: Path, state: LogState) -> None:
+        scratch = self.work_path().with_suffix(".json")
+        scratch.write_text(json.dumps(asdict(state)))
+        os.replace(scratch, _state_path(entry_path))
+
+    @staticmethod
+    def _unlink(entry_path: Path) -> None:
+        _state_path(entry_path).unlink(missing_ok=True)
+        entry_path.unlink(missing_ok=True)
+
+    # (called with the mutex held)
 
     def _retire(self, slot: _Slot) -> None:
         if slot.pins:
             slot.evict_when_unpinned = True
         else:
-            slot.entry.path.unlink(missing_ok=True)
+            self._unlink(slot.entry.path)
 
     def _release(self, slot: _Slot) -> None:
         if slot.evict_when_unpinned:
-            slot.entry.path.unlink(missing_ok=True)
+            self._unlink(slot.entry.path)
 
     def _evict(self) -> None:
         # The most recently used entry stays: it is the one a request is about to use.
@@ -229,4 +311,4 @@ class DiskCache:
                 continue
             del self._slots[digest]
             self._bytes -= slot.entry.size
-            slot.entry.path.unlink(missing_ok=True)
+            self._unlink(slot.entry.path)

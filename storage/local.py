@@ -20,18 +20,31 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
 from storage import metrics
 from storage.errors import ObjectNotFound, PreconditionFailed
-from storage.objects import ANY_ETAG, NotModified, ObjectInfo, StoredObject, normalise_etag
+from storage.objects import (
+    ANY_ETAG,
+    ListedObject,
+    NotModified,
+    ObjectInfo,
+    StoredObject,
+    normalise_etag,
+)
 
 _LOCK_DIR = ".locks"
 _TMP_DIR = ".tmp"
+# Each object's metadata, by the ETag of the version it belongs to: {etag: {name: value}}.
+# It is written before the object, and keeps the previous version's too, so whichever
+# version a crash leaves in place finds its own.
+_META_DIR = ".meta"
 # Characters that stand for themselves in a file name; every other one is %XX.
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 _NAME_MAX_BYTES = 255  # the longest file name Linux and macOS allow
@@ -55,6 +68,7 @@ class LocalObjectStore:
         self.root = Path(root).resolve()
         (self.root / _LOCK_DIR).mkdir(parents=True, exist_ok=True)
         (self.root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / _META_DIR).mkdir(parents=True, exist_ok=True)
 
     def get(self, key: str, *, if_none_match: str | None = None) -> StoredObject | NotModified:
         metrics.count_request()
@@ -67,7 +81,7 @@ class LocalObjectStore:
         if if_none_match is not None and normalise_etag(if_none_match) == normalise_etag(etag):
             return NotModified(etag)
         metrics.count_received(len(body))
-        return StoredObject(body=body, etag=etag)
+        return StoredObject(body=body, etag=etag, metadata=self._metadata(key, etag))
 
     def put(
         self,
@@ -76,14 +90,16 @@ class LocalObjectStore:
         *,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         if if_none_match not in (None, ANY_ETAG):
             raise ValueError("put() accepts only if_none_match='*'")
         metrics.count_request(bytes_out=len(body))
         path = self._path(key)
+        etag = md5_etag(body)
         with self._locked(key):
+            current = self._current_etag(path)
             if if_match is not None or if_none_match is not None:
-                current = self._current_etag(path)
                 if if_none_match is not None and current is not None:
                     raise PreconditionFailed(f"{key} already exists")
                 if if_match is not None:
@@ -91,8 +107,9 @@ class LocalObjectStore:
                         raise ObjectNotFound(key)
                     if normalise_etag(current) != normalise_etag(if_match):
                         raise PreconditionFailed(f"{key} changed since {if_match}")
+            self._write_metadata(key, etag, dict(metadata or {}), current)
             self._write_atomically(path, body)
-        return md5_etag(body)
+        return etag
 
     def head(self, key: str) -> ObjectInfo:
         metrics.count_request()
@@ -100,8 +117,12 @@ class LocalObjectStore:
             body = self._path(key).read_bytes()
         except FileNotFoundError:
             raise ObjectNotFound(key) from None
+        etag = md5_etag(body)
         return ObjectInfo(
-            etag=md5_etag(body), size=len(body), sha256=hashlib.sha256(body).hexdigest()
+            etag=etag,
+            size=len(body),
+            sha256=hashlib.sha256(body).hexdigest(),
+            metadata=self._metadata(key, etag),
         )
 
     def delete(self, key: str) -> None:
@@ -109,12 +130,57 @@ class LocalObjectStore:
         path = self._path(key)
         with self._locked(key):
             path.unlink(missing_ok=True)
+            self._meta_path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[ListedObject]:
+        if not prefix.endswith("/"):
+            raise ValueError("list() takes a prefix ending with '/'")
+        metrics.count_request()
+        directory = self._path(prefix[:-1])
+        try:
+            children = list(directory.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found = []
+        for child in children:
+            try:
+                stat = child.stat()
+            except FileNotFoundError:
+                continue  # deleted while we looked
+            if child.is_file():
+                key = prefix + unquote(child.name)
+                found.append(ListedObject(key=key, size=stat.st_size, last_modified=stat.st_mtime))
+        return sorted(found, key=lambda o: o.key)
+
+    def _meta_path(self, key: str) -> Path:
+        relative = self._path(key).relative_to(self.root)
+        return self.root / _META_DIR / relative
+
+    def _metadata(self, key: str, etag: str) -> dict[str, str]:
+        try:
+            versions = json.loads(self._meta_path(key).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        found = versions.get(normalise_etag(etag), {})
+        return dict(found) if isinstance(found, dict) else {}
+
+    def _write_metadata(
+        self, key: str, etag: str, metadata: dict[str, str], current: str | None
+    ) -> None:
+        meta_path = self._meta_path(key)
+        if not metadata and not meta_path.exists():
+            return  # most objects have none: no second file to write
+        versions: dict[str, dict[str, str]] = {}
+        if current is not None:
+            versions[normalise_etag(current)] = self._metadata(key, current)
+        versions[normalise_etag(etag)] = metadata
+        self._write_atomically(meta_path, json.dumps(versions).encode())
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
         if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
             raise ValueError(f"invalid object key: {key!r}")
-        if parts[0] in (_LOCK_DIR, _TMP_DIR):
+        if parts[0] in (_LOCK_DIR, _TMP_DIR, _META_DIR):
             raise ValueError(f"reserved object key: {key!r}")
         try:
             names = [file_name(part) for part in parts]

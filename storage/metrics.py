@@ -28,6 +28,9 @@ class StorageStats:
     conflicts_retried: int = 0
     # The size of the database the request read or wrote (the session's last figure).
     database_bytes: int = 0
+    # Log entries appended and snapshots written by compaction (bytes, before HTTP).
+    log_bytes: int = 0
+    compacted_bytes: int = 0
 
     def saw_cache(self, outcome: CacheOutcome) -> None:
         if _RANK[outcome] > _RANK[self.cache]:

@@ -6,7 +6,8 @@ above them is identical on both backends and one contract test suite covers both
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 # The contract's exceptions; every storage exception is defined in storage.errors.
@@ -24,14 +25,25 @@ class ObjectInfo:
     etag: str
     size: int
     sha256: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
-    """An object's bytes with the ETag they were stored under."""
+    """An object's bytes with the ETag and metadata they were stored under."""
 
     body: bytes
     etag: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    """One object a listing found: its key, size and when it was last written."""
+
+    key: str
+    size: int
+    last_modified: float  # seconds since the epoch
 
 
 # A sentinel result of a conditional GET whose ETag still matches.
@@ -69,8 +81,12 @@ class ObjectStore(Protocol):
         *,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         """Store ``body`` (recording its SHA-256) and return its new ETag.
+
+        ``metadata``: short lower-case ASCII names and values kept with this version
+        of the object (S3's user metadata) and returned by ``get`` and ``head``.
 
         ``if_match``: only if the current ETag equals it; ``if_none_match=ANY_ETAG``:
         only if the key does not exist. A refused condition raises
@@ -86,9 +102,17 @@ class ObjectStore(Protocol):
         """Remove the key; deleting a missing key is not an error."""
         ...
 
+    def list(self, prefix: str) -> list[ListedObject]:
+        """The objects directly under ``prefix`` (which ends with ``/``), in key order.
+
+        Keys further down (``prefix`` + ``a/b``) are not listed.
+        """
+        ...
+
 
 __all__ = [
     "ANY_ETAG",
+    "ListedObject",
     "NotModified",
     "ObjectInfo",
     "ObjectNotFound",

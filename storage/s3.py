@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from storage import metrics
 from storage.errors import ObjectNotFound, PreconditionFailed, StorageError, StoreUnavailable
-from storage.objects import ANY_ETAG, NotModified, ObjectInfo, StoredObject
+from storage.objects import ANY_ETAG, ListedObject, NotModified, ObjectInfo, StoredObject
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -115,7 +115,7 @@ class S3ObjectStore:
                 raise
             body = response["Body"].read()
             metrics.count_received(len(body))
-        return StoredObject(body=body, etag=response["ETag"])
+        return StoredObject(body=body, etag=response["ETag"], metadata=_user_metadata(response))
 
     def put(
         self,
@@ -124,6 +124,7 @@ class S3ObjectStore:
         *,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         if if_none_match not in (None, ANY_ETAG):
             raise ValueError("put() accepts only if_none_match='*'")
@@ -132,7 +133,7 @@ class S3ObjectStore:
             "Bucket": self.bucket,
             "Key": key,
             "Body": body,
-            "Metadata": {SHA256_METADATA: digest.hex()},
+            "Metadata": {**(metadata or {}), SHA256_METADATA: digest.hex()},
             # S3 checks the body against it and refuses a damaged upload. Given this,
             # botocore computes no checksum of its own and sends the body as it is
             # rather than aws-chunked; with payload signing off (`make_s3_client`), the
@@ -155,11 +156,36 @@ class S3ObjectStore:
             etag=response["ETag"],
             size=response["ContentLength"],
             sha256=response.get("Metadata", {}).get(SHA256_METADATA),
+            metadata=_user_metadata(response),
         )
 
     def delete(self, key: str) -> None:
         with mapped_s3_errors("DELETE", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list(self, prefix: str) -> list[ListedObject]:
+        if not prefix.endswith("/"):
+            raise ValueError("list() takes a prefix ending with '/'")
+        found: list[ListedObject] = []
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
+        with mapped_s3_errors("LIST", prefix):
+            while True:
+                response = self.client.list_objects_v2(**kwargs)
+                found.extend(
+                    ListedObject(
+                        key=item["Key"],
+                        size=item["Size"],
+                        last_modified=item["LastModified"].timestamp(),
+                    )
+                    for item in response.get("Contents", [])
+                )
+                if not response.get("IsTruncated"):
+                    return found
+                kwargs["ContinuationToken"] = response["NextContinuationToken"]
+
+
+def _user_metadata(response: Mapping[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in response.get("Metadata", {}).items() if k != SHA256_METADATA}
 
 
 def _count_request(request: Any, **_: Any) -> None:

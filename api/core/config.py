@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     jwt_secret_arn: str | None = None
     cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "javumbo-cache")
     cache_max_bytes: int = Field(default=256 * MiB, gt=0)
+    # Fold a collection's page log into its object once it holds this many entries
+    # beyond it (docs/storage.md): a write uploads ~1/N of the file on average, and a
+    # cold read makes at most N + 2 requests.
+    compaction_entries: int = Field(default=31, ge=1, le=1000)
     # How long to wait for S3 and DynamoDB before answering 503 (seconds).
     aws_connect_timeout: float = Field(default=3.0, gt=0)
     aws_read_timeout: float = Field(default=10.0, gt=0)

@@ -43,11 +43,14 @@ def test_each_request_logs_one_line_with_its_costs(rig: Rig, lines: Lines) -> No
     write, read = lines.records
     assert write["route"] == "/api/cards"
     assert (write["method"], write["status"], write["user"]) == ("POST", 201, "alice")
-    assert write["storageRequests"] == 1  # the conditional PUT, nothing else
+    assert write["storageRequests"] == 1  # the log entry's conditional PUT, nothing else
     assert write["cache"] == "hit"
-    assert write["storageBytesOut"] == write["collectionBytes"] > 0
+    # Only the changed pages travel: the entry, a fraction of the collection.
+    assert write["storageBytesOut"] == write["logBytes"] > 0
+    assert write["logBytes"] * 4 < write["collectionBytes"]
+    assert write["compactedBytes"] == 0
     assert read["route"] == "/api/cards/{card_id}"
-    assert read["storageRequests"] == 1  # the conditional GET
+    assert read["storageRequests"] == 1  # "is there an entry after mine?": no
     assert read["cache"] == "revalidated"
     assert read["storageBytesIn"] == 0
     assert isinstance(read["latencyMs"], float)
