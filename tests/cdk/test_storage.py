@@ -233,7 +233,7 @@ def test_no_rule_expires_current_collections_or_log_entries(
 
 
 def test_the_current_object_check_sees_rules_that_reach_into_a_prefix() -> None:
-    rules = [
+    rules: list[dict[str, Any]] = [
         {"Id": "whole-bucket", "Status": "Enabled", "ExpirationInDays": 365},
         {
             "Id": "logs-subtree",
