@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import httpx
 import pytest
 from botocore.config import Config
 
-from bench.proxy import LatencyProxy, service_of
+from bench.proxy import (
+    DEFAULT_BANDWIDTH_MBPS,
+    LatencyProxy,
+    bytes_per_second,
+    request_delay,
+    service_of,
+    transfer_seconds,
+)
 from tests.support.moto_server import MotoServer
 
 S3_DELAY = 0.05
@@ -25,8 +33,9 @@ def proxy(moto_server: MotoServer) -> Iterator[LatencyProxy]:
     started.stop()
 
 
-def _client(service: str, proxy: LatencyProxy):
-    return boto3.client(
+def _client(service: str, proxy: LatencyProxy) -> Any:
+    session: Any = boto3.session.Session()
+    return session.client(
         service,
         endpoint_url=proxy.url,
         region_name="us-east-1",
@@ -71,8 +80,36 @@ def test_latency_is_added_per_service(proxy: LatencyProxy, bucket: str) -> None:
 def test_control_paths_read_and_reset_the_counters(proxy: LatencyProxy, bucket: str) -> None:
     _client("s3", proxy).head_bucket(Bucket=bucket)
     assert httpx.get(f"{proxy.url}/__bench/stats").json()["services"]["s3"]["requests"] == 1
+    assert len(httpx.get(f"{proxy.url}/__bench/events").json()) == 1
     httpx.post(f"{proxy.url}/__bench/reset")
-    assert httpx.get(f"{proxy.url}/__bench/stats").json() == {"connections": 0, "services": {}}
+    assert httpx.get(f"{proxy.url}/__bench/stats").json() == {
+        "connections": 0,
+        "inFlight": 0,
+        "services": {},
+    }
+    assert httpx.get(f"{proxy.url}/__bench/events").json() == []
+
+
+def test_every_request_is_kept_as_an_event(proxy: LatencyProxy, bucket: str) -> None:
+    s3 = _client("s3", proxy)
+    before = time.monotonic()
+    s3.put_object(Bucket=bucket, Key="dir/a b", Body=b"x" * 1000)
+    s3.get_object(Bucket=bucket, Key="dir/a b")["Body"].read()
+    s3.list_objects_v2(Bucket=bucket, Prefix="dir/")
+    after = time.monotonic()
+    put, get, listed = proxy.events()
+    assert (put["method"], put["path"], put["status"]) == ("PUT", f"/{bucket}/dir/a b", 200)
+    assert put["up"] == 1000 and get["down"] == 1000
+    assert listed["path"] == f"/{bucket}" and "list-type=2" in listed["query"]
+    # On the clock the benchmark's clients read, and in order.
+    assert before <= put["start"] <= put["end"] <= get["start"] <= listed["end"] <= after
+
+
+def test_latency_can_be_changed_while_running(proxy: LatencyProxy) -> None:
+    response = httpx.post(f"{proxy.url}/__bench/latency", json={"s3Ms": 7, "otherMs": 9})
+    response.raise_for_status()
+    assert (proxy.s3_latency, proxy.other_latency) == (0.007, 0.009)
+    assert proxy.delay_for("dynamodb", 0) == 0.009
 
 
 def test_bandwidth_limit_charges_the_body(moto_server: MotoServer, bucket: str) -> None:
@@ -86,6 +123,36 @@ def test_bandwidth_limit_charges_the_body(moto_server: MotoServer, bucket: str) 
         assert time.perf_counter() - started >= 0.1
     finally:
         slow.stop()
+
+
+def test_bandwidth_is_given_in_megabits() -> None:
+    assert DEFAULT_BANDWIDTH_MBPS == 800
+    assert bytes_per_second(800) == 100e6  # bytes per second
+    assert bytes_per_second(0) is None  # no limit
+    with pytest.raises(ValueError, match="negative"):
+        bytes_per_second(-1)
+
+
+@pytest.mark.parametrize(
+    ("size", "bandwidth", "seconds"),
+    [
+        (100_000_000, 100e6, 1.0),  # n bytes take n / 100e6 s at 800 Mbit/s
+        (45_000_000, 100e6, 0.45),
+        (64 * 1024, 100e6, 0.00065536),
+        (0, 100e6, 0.0),
+        (1_000_000, None, 0.0),  # unlimited
+    ],
+)
+def test_transfer_time(size: int, bandwidth: float | None, seconds: float) -> None:
+    assert transfer_seconds(size, bandwidth) == pytest.approx(seconds)
+
+
+def test_a_request_waits_for_its_latency_then_its_body() -> None:
+    limits: dict[str, Any] = {"s3_latency": 0.02, "other_latency": 0.005, "bandwidth": 100e6}
+    assert request_delay("s3", 0, **limits) == pytest.approx(0.02)
+    assert request_delay("s3", 45_000_000, **limits) == pytest.approx(0.47)
+    assert request_delay("dynamodb", 1_000, **limits) == pytest.approx(0.00501)
+    assert request_delay("s3", 45_000_000, **(limits | {"bandwidth": None})) == 0.02
 
 
 def _signed(service: str) -> dict[str, str]:
