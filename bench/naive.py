@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -48,9 +49,20 @@ class NaiveSession:
             f.write(result.body)
         return Path(name)
 
-    def read(self, key: str, operation: Callable[[sqlite3.Connection], T]) -> T:
+    def revalidate(self, key: str) -> float:
+        """Nothing to bring up to date: every call downloads the object anyway."""
+        return time.time()
+
+    def read(
+        self,
+        key: str,
+        operation: Callable[[sqlite3.Connection], T],
+        *,
+        current_since: float | None = None,
+    ) -> T:
         # The naive pattern does not tell reads from writes: it syncs the file back
-        # after every request ("download and upload on every request").
+        # after every request ("download and upload on every request"), and trusts no
+        # earlier check (`current_since` is ignored).
         return self.write(key, operation)
 
     def write(self, key: str, operation: Callable[[sqlite3.Connection], T]) -> T:

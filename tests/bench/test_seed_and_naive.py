@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench import seeds
 from collection.decks import get_current_deck
 from collection.review import next_card
-from storage.objects import NotModified
+from storage.objects import NotModified, StoredObject
 from storage.s3 import S3ObjectStore
 from storage.session import check_database
 from tests.conftest import s3_client_for
@@ -57,18 +60,43 @@ def test_seeding_is_repeatable() -> None:
     assert first.due_today == second.due_today
 
 
+def test_seeded_collections_are_built_once_a_day_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+
+    def build(cards: int) -> Any:
+        built.append(cards)
+        return build_collection(cards, now=1_700_000_000)
+
+    monkeypatch.setattr(seeds, "build_collection", build)
+    stale = tmp_path / seeds.cache_name(30, dt.date(2020, 1, 1), "0" * 12)
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"yesterday's")
+    other_size = tmp_path / seeds.cache_name(31, dt.date(2020, 1, 1), "0" * 12)
+    other_size.write_bytes(b"kept")
+
+    first = seeds.seeded_collection(30, cache_dir=tmp_path)
+    assert seeds.seeded_collection(30, cache_dir=tmp_path) == first
+    assert built == [30]  # the second came from the cache
+    assert not stale.exists() and other_size.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("30-")) == [
+        seeds.cache_name(30, dt.datetime.now(dt.UTC).date(), seeds._fingerprint())
+    ]
+
+
 class CountingStore(S3ObjectStore):
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)  # type: ignore[arg-type]
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.calls: list[tuple[str, object]] = []
 
-    def get(self, key: str, *, if_none_match: str | None = None) -> object:  # type: ignore[override]
-        self.calls.append(("get", if_none_match))
-        return super().get(key, if_none_match=if_none_match)
+    def get(self, key: str, **conditions: Any) -> StoredObject | NotModified:
+        self.calls.append(("get", conditions.get("if_none_match")))
+        return super().get(key, **conditions)
 
-    def put(self, key: str, body: bytes, **conditions: object) -> str:  # type: ignore[override]
+    def put(self, key: str, body: bytes, **conditions: Any) -> str:
         self.calls.append(("put", conditions))
-        return super().put(key, body, **conditions)  # type: ignore[arg-type]
+        return super().put(key, body, **conditions)
 
 
 def test_naive_session_downloads_everything_and_writes_unconditionally(
