@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,8 +67,10 @@ def proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
 @pytest.fixture
 def bucket(moto_server: MotoServer, request: pytest.FixtureRequest) -> str:
     """A fresh bucket on the moto server, named after the test."""
-    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:55]
-    name = name.strip("-")
+    # Readable, and unique even when parametrized names share their first 45 characters.
+    readable = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:45]
+    unique = hashlib.sha1(request.node.nodeid.encode(), usedforsecurity=False).hexdigest()[:10]
+    name = f"t-{readable.strip('-')}-{unique}"
     client = s3_client_for(moto_server.url)
     client.create_bucket(Bucket=name)
     return name
