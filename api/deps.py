@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.core.config import Settings
 from api.services import Services
-from api.user_collection import UserCollection
+from api.user_collection import UserCollection, collection_key, start_revalidation
 from auth.accounts import Accounts
 from auth.errors import InvalidToken
 from auth.tokens import TokenClaims
@@ -45,12 +47,22 @@ def get_accounts(services: ServicesDep) -> Accounts:
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
-def get_authenticated(
-    request: Request, accounts: AccountsDep, token: Annotated[str | None, Depends(_bearer)]
-) -> tuple[User, TokenClaims]:
+def get_signed_claims(
+    accounts: AccountsDep, token: Annotated[str | None, Depends(_bearer)]
+) -> TokenClaims:
+    """The claims of a token whose signature holds: not yet trusted (``Authenticated``)."""
     if not token:
         raise InvalidToken("missing bearer token")
-    user, claims = accounts.authenticate(token)
+    return accounts.verify_signature(token)
+
+
+SignedClaims = Annotated[TokenClaims, Depends(get_signed_claims)]
+
+
+def get_authenticated(
+    request: Request, accounts: AccountsDep, claims: SignedClaims
+) -> tuple[User, TokenClaims]:
+    user = accounts.check_claims(claims)
     request.state.username = user.username  # for the request's log line
     return user, claims
 
@@ -81,10 +93,41 @@ def get_new_collection(request: Request) -> Callable[[], bytes]:
 NewCollectionDep = Annotated[Callable[[], bytes], Depends(get_new_collection)]
 
 
+def get_arrived_at() -> float:
+    """When the request reached its dependencies: what its reads must be current as of."""
+    return time.time()
+
+
+ArrivedAt = Annotated[float, Depends(get_arrived_at)]
+
+
+def get_prefetch(
+    request: Request, session: SessionDep, claims: SignedClaims
+) -> Future[float] | None:
+    """For a GET, the collection's revalidation, started once the token's signature
+    holds so that it overlaps the token's checks. A write starts none: its first
+    attempt trusts the cache, and its conditional PUT is the check."""
+    if request.method != "GET":
+        return None
+    return start_revalidation(session, collection_key(claims.username))
+
+
+PrefetchDep = Annotated[Future[float] | None, Depends(get_prefetch)]
+
+
+# FastAPI resolves these in order: the arrival time, then the revalidation (after the
+# signature), then the token's checks while it runs. The routes get the collection
+# only once the checks have passed.
 def get_user_collection(
-    session: SessionDep, user: CurrentUser, new_collection: NewCollectionDep
+    session: SessionDep,
+    arrived_at: ArrivedAt,
+    prefetch: PrefetchDep,
+    user: CurrentUser,
+    new_collection: NewCollectionDep,
 ) -> UserCollection:
-    return UserCollection(session, user.username, new_collection)
+    return UserCollection(
+        session, user.username, new_collection, current_since=arrived_at, prefetch=prefetch
+    )
 
 
 CollectionDep = Annotated[UserCollection, Depends(get_user_collection)]

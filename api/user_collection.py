@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from api.core.names import PREFIX_COLLECTIONS as PREFIX
@@ -16,6 +18,9 @@ from storage.session import S3SQLiteSession
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Revalidations started ahead of a request's reads. Threads start on first use only.
+_prefetches = ThreadPoolExecutor(max_workers=8, thread_name_prefix="collection-prefetch")
 
 
 SUFFIX = ".anki2"
@@ -71,11 +76,25 @@ def _escape(username: str) -> str:
     )
 
 
+def start_revalidation(session: S3SQLiteSession, key: str) -> Future[float]:
+    """Start bringing the cached copy of ``key`` up to date, in the background.
+
+    It runs in the caller's context, so its store request counts toward the caller's
+    request. Its outcome is only ever waited for, never raised (``UserCollection``):
+    when it fails, the read after it checks for itself and meets the error there.
+    """
+    return _prefetches.submit(contextvars.copy_context().run, session.revalidate, key)
+
+
 class UserCollection:
     """Reads and writes one learner's collection through ``S3SQLiteSession``.
 
     A collection that does not exist yet (its creation at registration failed) is
     created on first use, so the account is never stuck.
+
+    ``current_since``: the moment (``time.time()``) reads must be current as of, the
+    request's arrival; a check this process made since then is trusted, so a read
+    after ``prefetch`` (a ``start_revalidation`` begun for the request) sends nothing.
     """
 
     def __init__(
@@ -83,21 +102,28 @@ class UserCollection:
         session: S3SQLiteSession,
         username: str,
         new_collection: Callable[[], bytes] = new_collection_bytes,
+        *,
+        current_since: float | None = None,
+        prefetch: Future[float] | None = None,
     ) -> None:
         self.session = session
         self.username = username
         self.key = collection_key(username)
         # What a new learner starts with: an empty collection, or the starter deck's.
         self.new_collection = new_collection
+        self.current_since = current_since
+        self._prefetch = prefetch
 
     def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        self._settle_prefetch()
         try:
-            return self.session.read(self.key, operation)
+            return self.session.read(self.key, operation, current_since=self.current_since)
         except ObjectNotFound:
             self.ensure_exists()
-            return self.session.read(self.key, operation)
+            return self.session.read(self.key, operation, current_since=self.current_since)
 
     def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        self._settle_prefetch()
         try:
             return self.session.write(self.key, operation)
         except ObjectNotFound:
@@ -115,3 +141,11 @@ class UserCollection:
 
     def delete(self) -> None:
         self.session.delete(self.key)
+
+    def _settle_prefetch(self) -> None:
+        """Let the request's revalidation finish before the first read or write, so it
+        is not followed by a second; cancel it if no thread has taken it up yet (all
+        busy), for then the read checks sooner on its own."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None and not prefetch.cancel():
+            wait([prefetch])  # never raises: its errors are left to the read
