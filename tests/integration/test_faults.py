@@ -6,7 +6,6 @@ traceback, nothing lost or duplicated, and service resumes when the fault clears
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.support.app_server import PASSWORD, AppServer, signed_up
 from tests.support.aws_env import provision
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.moto_server import MotoServer
+from tests.support.stored import open_bytes, stored_collection_s3
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +46,14 @@ def learner(app: AppServer) -> httpx.Client:
 
 
 def stored_fronts(env: dict[str, str], moto: MotoServer, tmp_path: Path) -> list[str]:
-    """The card fronts in the collection as S3 holds it, read behind the app's back."""
+    """The card fronts in the collection as S3 holds it (snapshot and log), read behind
+    the app's back."""
     s3 = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
-    body = s3.get_object(Bucket=env["JAVUMBO_BUCKET"], Key="user_dbs/alice.anki2")["Body"].read()
-    conn = sqlite3.connect(":memory:")
-    conn.deserialize(body)
-    return sorted(row[0].split("\x1f")[0] for row in conn.execute("select flds from notes"))
+    conn = open_bytes(stored_collection_s3(s3, env["JAVUMBO_BUCKET"], "user_dbs/alice.anki2"))
+    try:
+        return sorted(row[0].split("\x1f")[0] for row in conn.execute("select flds from notes"))
+    finally:
+        conn.close()
 
 
 def assert_clear_503(response: httpx.Response) -> None:

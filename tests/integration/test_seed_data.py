@@ -24,10 +24,12 @@ import boto3
 import httpx
 import pytest
 
+from api.core.names import PREFIX_LOGS
 from api.user_collection import collection_key
 from tests.collection.apkg_fixtures import _answer, anki_import
 from tests.support.app_server import AppServer
 from tests.support.moto_server import MotoServer
+from tests.support.stored import stored_collection_s3
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
@@ -212,9 +214,12 @@ def test_an_old_learner_studies_edits_and_exports_in_place(
         package = tmp_path / "export.apkg"
         package.write_bytes(export_package(learner))
 
-    # The same object was changed in place: no other key, no copy.
+    # The same collection was changed in place: no other collection key, no copy; the
+    # changes went to its log, and the snapshot with its log is the current collection.
     assert old.keys() == {key}
-    stored = old.body(key)
+    log = old.s3.list_objects_v2(Bucket=old.bucket, Prefix=f"{PREFIX_LOGS}{key}/")
+    assert log.get("KeyCount", 0) >= 5 + 1  # 5 answers and the edit, at least
+    stored = stored_collection_s3(old.s3, old.bucket, key)
     assert stored != seed_collection.body
     with closing(sqlite3.connect(tmp_path / "stored.anki2")) as conn:
         conn.deserialize(stored)
@@ -282,14 +287,22 @@ def test_the_stored_collection_still_opens_in_anki_after_study(
         assert card is not None
         answer = {"cardId": card["cardId"], "ease": 4, "timeTaken": 2000}
         assert learner.post("/api/review", json=answer).status_code == 200
-    path = tmp_path / "opened.anki2"
-    path.write_bytes(old.body("user_dbs/opener.anki2"))
-    col = Collection(str(path))
-    try:
-        assert col.note_count() == len(seed_collection.notes)
-        assert col.db.scalar("select count() from revlog") == SEED_REVIEWS + 1
-        problems, _ = col.fix_integrity()
-        assert [p for p in problems.splitlines() if "rebuilt" not in p.lower()] == []
-    finally:
-        col.close()
-    shutil.rmtree(tmp_path / "opened.media", ignore_errors=True)
+    # The snapshot object is a complete collection (it may trail the log), and so is
+    # the current collection, snapshot and log together, which has the answer.
+    key = "user_dbs/opener.anki2"
+    for name, body, reviews in [
+        ("snapshot", old.body(key), None),
+        ("current", stored_collection_s3(old.s3, old.bucket, key), SEED_REVIEWS + 1),
+    ]:
+        path = tmp_path / f"{name}.anki2"
+        path.write_bytes(body)
+        col = Collection(str(path))
+        try:
+            assert col.note_count() == len(seed_collection.notes)
+            if reviews is not None:
+                assert col.db.scalar("select count() from revlog") == reviews
+            problems, _ = col.fix_integrity()
+            assert [p for p in problems.splitlines() if "rebuilt" not in p.lower()] == []
+        finally:
+            col.close()
+        shutil.rmtree(tmp_path / f"{name}.media", ignore_errors=True)
