@@ -154,8 +154,7 @@ class Backend:
         return found
 
 
-@pytest.fixture
-def moto_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+def tick_moto_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The moto server's clock (a thread of this process) moves MOTO_TICK per reading."""
     ticks = itertools.count()
     start = datetime(2030, 1, 1, 12, 0, 0)
@@ -164,6 +163,13 @@ def moto_clock(monkeypatch: pytest.MonkeyPatch) -> None:
         return start + next(ticks) * MOTO_TICK
 
     monkeypatch.setattr(moto.s3.models, "utcnow", utcnow)
+
+
+def versioned_backend(endpoint: str, bucket: str, tmp_path: Path) -> Backend:
+    """A bucket with versioning on, as the stack creates it."""
+    client = s3_client_for(endpoint)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return Backend("s3", S3ObjectStore(client, bucket), tmp_path, client=client, bucket=bucket)
 
 
 @pytest.fixture(params=["s3", "local"])
@@ -177,11 +183,11 @@ def local_backend(tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-def s3_backend(moto_server: MotoServer, bucket: str, tmp_path: Path, moto_clock: None) -> Backend:
-    """A bucket with versioning on, as the stack creates it."""
-    client = s3_client_for(moto_server.url)
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    return Backend("s3", S3ObjectStore(client, bucket), tmp_path, client=client, bucket=bucket)
+def s3_backend(
+    moto_server: MotoServer, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
+    tick_moto_clock(monkeypatch)
+    return versioned_backend(moto_server.url, bucket, tmp_path)
 
 
 @dataclass
