@@ -487,14 +487,15 @@ class History:
 
     def _log_at(self, when: datetime) -> str:
         """The log the key's newest snapshot event at or before ``when`` belongs to."""
-        events: list[tuple[datetime, int, SnapshotVersion | None]] = [
-            (s.version.last_modified, 0, s) for s in self.snapshots
+        # Within one second (S3's resolution) the current version is the newest.
+        events: list[tuple[datetime, bool, int, SnapshotVersion | None]] = [
+            (s.version.last_modified, s.version.latest, 0, s) for s in self.snapshots
         ]
-        events.extend((m.last_modified, 1, None) for m in self.deletions)
-        events.sort(key=lambda event: (event[0], event[1]))
+        events.extend((m.last_modified, m.latest, 1, None) for m in self.deletions)
+        events.sort(key=lambda event: event[:3])
         before = [event for event in events if event[0] <= when]
         if before:
-            latest = before[-1][2]
+            latest = before[-1][3]
             if latest is None:
                 raise RestoreRefused(
                     f"{self.key} did not exist at {format_time(when)} (it was deleted)"

@@ -539,6 +539,35 @@ def test_a_deleted_collection_keeps_its_history_but_is_not_restored(
     assert s3_backend.everything() == before
 
 
+def test_a_collection_registered_again_is_restored_from_its_earlier_life(
+    s3_backend: Backend, s3_written: Written
+) -> None:
+    """Deleted, then created anew (a new log): a time before the deletion finds the old
+    log, and the restore is a write of the new one."""
+    times = entry_times(s3_backend, s3_written.log_id)
+    s3_written.session.delete(KEY)
+    session = s3_backend.session()
+    session.create(KEY, initial_database())
+    session.write(KEY, change(100))
+    fresh = session.read(KEY, rows)
+    new_log = s3_backend.store.head(KEY).metadata[META_LOG_ID]
+    assert new_log != s3_written.log_id
+    restorer = Restorer(session)
+    history = restorer.history(KEY)
+
+    assert history.logs() == [s3_written.log_id, new_log]
+    assert [e.kind for e in history.events()][WRITES + 4 :] == ["deleted", "snapshot", "write"]
+    # Positions name the current log; times and versions reach the earlier one.
+    assert rows_of(restorer.rebuild(history.plan_position(1)).body) == fresh
+    with pytest.raises(RestoreRefused, match="ends at position 1"):
+        history.plan_position(6)
+    plan = history.plan_time(times[6])
+    assert (plan.log_id, plan.seq) == (s3_written.log_id, 6)
+    restored = restorer.restore(restorer.rebuild(plan))
+    assert (restored.log_id, restored.position) == (new_log, 2)
+    assert content_seen_by_a_new_instance(s3_backend) == s3_written.states[6]
+
+
 # -- the final check -----------------------------------------------------------------------
 
 
