@@ -22,7 +22,7 @@ _VERSION = 1
 _HEADER = struct.Struct(">8sHHQIIIQQ16s32s")
 _PAGE_NUMBER = struct.Struct(">I")
 _SEQ_DIGITS = 16
-_SEQ_NAME = re.compile(rf"^[0-9]{{{_SEQ_DIGITS}}}$")
+_SEQ_NAME = re.compile(rf"[0-9]{{{_SEQ_DIGITS}}}")
 FLAG_FULL_IMAGE = 1  # the entry carries every page: it replaces the database
 
 
@@ -37,7 +37,7 @@ def entry_key(key: str, log_id: str, seq: int) -> str:
 
 def seq_of(name: str) -> int | None:
     """The position an entry's last key part names, or None for anything else."""
-    return int(name) if _SEQ_NAME.match(name) else None
+    return int(name) if _SEQ_NAME.fullmatch(name) else None
 
 
 @dataclass(frozen=True, slots=True)
