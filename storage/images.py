@@ -23,6 +23,7 @@ from storage.pages import (
     SQLITE_HEADER,
     Freelist,
     change_counter,
+    header_page_count,
     page_hash,
     page_size_of,
     read_freelist,
@@ -103,6 +104,17 @@ def apply_entry(image: Image, entry: LogEntry, checksum: int) -> int:
     """
     if entry.page_size != image.page_size:
         raise CorruptDatabase(f"log entry {entry.seq} has another page size")
+    # The page count is outside the payload's SHA-256 and a free page outside the
+    # checksum: check it against the pages themselves before writing any.
+    declared = header_page_count(entry.pages[1] if 1 in entry.pages else image.read_page(1))
+    if declared is not None and declared > entry.page_count:
+        raise CorruptDatabase(
+            f"log entry {entry.seq} cuts the database to {entry.page_count} pages "
+            f"where its header says {declared}"
+        )
+    unsent = set(range(image.page_count() + 1, entry.page_count + 1)) - set(entry.pages)
+    if unsent and not entry.full_image:
+        raise CorruptDatabase(f"log entry {entry.seq} grows the database by pages it lacks")
     if entry.full_image:
         image.write_pages(entry.pages, entry.page_count)
         after = checksum_of(image)

@@ -31,6 +31,16 @@ def change_counter(header: bytes) -> bytes:
     return header[24:28]
 
 
+def header_page_count(header: bytes) -> int | None:
+    """The database size in pages that the header declares (bytes 28-31), or None when
+    SQLite would not trust it (zero, or written by a version that did not keep it: the
+    version-valid-for number, bytes 92-95, differs from the change counter)."""
+    if len(header) < 96 or header[92:96] != header[24:28]:
+        return None
+    (count,) = struct.unpack(">I", header[28:32])
+    return count or None
+
+
 def page_hash(number: int, page: bytes) -> int:
     """A 64-bit hash of one page and its number."""
     digest = hashlib.blake2b(page, digest_size=8, salt=number.to_bytes(8, "big"))
