@@ -562,17 +562,22 @@ class S3SQLiteSession:
         except StoreUnavailable:
             # A timeout or a dropped connection leaves the outcome unknown: the PUT may
             # have been applied. Look before reporting a failure that did not happen.
-            if self._landed(key, body):
+            landed = self._landed(key, body)
+            if landed:
                 return sent
+            if landed is False:
+                # Another writer's entry holds the position: a lost race, as a 412 is.
+                raise PreconditionFailed(f"{key} holds another writer's entry") from None
             raise
         return sent
 
-    def _landed(self, key: str, body: bytes) -> bool:
-        """Whether ``key`` holds exactly ``body`` (our own entry)."""
+    def _landed(self, key: str, body: bytes) -> bool | None:
+        """Whether ``key`` holds exactly ``body`` (our own entry): False if it holds
+        another, None if it holds nothing or the HEAD failed."""
         try:
             current = self.store.head(key)
         except StorageError:
-            return False
+            return None
         if current.sha256 == hashlib.sha256(body).hexdigest():
             log.info("append to %s had landed; its answer was lost on the way", key)
             return True
