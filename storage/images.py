@@ -140,6 +140,18 @@ def apply_entry(image: Image, entry: LogEntry, checksum: int) -> int:
     return after
 
 
+def freelist_moves(before: Freelist, after: Freelist) -> set[int]:
+    """Pages whose place in the freelist changed: into or out of it, or between leaf
+    and trunk.
+
+    SQLite reuses a free leaf (as a table page or as a trunk page) without journaling
+    it, and, without secure_delete, frees a page as a leaf without journaling or
+    writing it; free leaves are outside the checksum. So these pages are logged,
+    whatever the journal says: their bytes, or that they now count (or no longer do).
+    """
+    return set(before.leaves ^ after.leaves) | set(before.trunks ^ after.trunks)
+
+
 def _change(
     image: Image,
     *,
@@ -147,18 +159,20 @@ def _change(
     olds: dict[int, bytes],
     checksum: int,
     free_before: Freelist,
+    free_after: Freelist,
     count_before: int,
 ) -> Change | None:
+    """The Change of pages ``changed`` (``olds``: the old bytes known), or None if a page
+    that changed or went away had bytes that counted and are not known."""
     count = image.page_count()
     news = {n: image.read_page(n) for n in sorted(changed) if n <= count}
-    free_after = freelist_of(image)
-    removed = {n: olds[n] for n in olds if n > count}
-    missing = {n for n in news if n <= count_before and n not in olds}
-    if not missing <= free_before.leaves:
+    gone = set(range(count + 1, count_before + 1))
+    needed = {n for n in set(news) | gone if n <= count_before}
+    if not needed <= set(olds) | free_before.leaves:
         return None  # a page changed that the journal did not save: log every page
     after = updated_checksum(
         checksum,
-        olds={n: olds[n] for n in olds if n in news} | removed,
+        olds={n: olds[n] for n in olds if n in news or n in gone},
         news=news,
         free_before=free_before.leaves,
         free_after=free_after.leaves,
@@ -274,21 +288,31 @@ class FileImage:
             conn.close()
         if change_counter(self.read_page(1)) == change_counter(page_one):
             return result, None
-        originals = {1: page_one} | (journal.originals if journal else {})
+        olds = {1: page_one} | (journal.originals if journal else {})
         if committed_alone or journal is None:
             # The operation committed by itself: the journal no longer lists its pages.
-            return result, _full_change(self, originals, count_before)
-        changed = set(journal.originals) | {1} | (free_before.pages - freelist_of(self).pages)
-        changed |= set(range(count_before + 1, self.page_count() + 1))
+            return result, _full_change(self, olds, count_before)
+        # SQLite's own rollback writes the journal's pages back and sets the file to its
+        # old length; what it does not hold was not written, free leaves aside. So every
+        # other page is as it was, and the freelist tells which of those to log.
+        free_after = freelist_of(self)
+        count = self.page_count()
+        changed = set(olds) | freelist_moves(free_before, free_after)
+        changed |= set(range(count_before + 1, count + 1))
+        for number in sorted(changed):
+            known = number in olds or number in free_before.leaves
+            if not known and number <= min(count, count_before):
+                olds[number] = self.read_page(number)  # not written: as it was
         change = _change(
             self,
             changed=changed,
-            olds=originals,
+            olds=olds,
             checksum=checksum,
             free_before=free_before,
+            free_after=free_after,
             count_before=count_before,
         )
-        return result, change or _full_change(self, originals, count_before)
+        return result, change or _full_change(self, olds, count_before)
 
     def undo(self, change: Change) -> None:
         if change.full_image:
@@ -359,13 +383,15 @@ class MemoryImage:
         if after == before:
             return result, None
         size = self.page_size
+        olds = {n: before[(n - 1) * size : n * size] for n in range(1, count_before + 1)}
+        self.data = bytearray(after)
+        free_after = freelist_of(self)
         changed = {
             n
             for n in range(1, len(after) // size + 1)
             if after[(n - 1) * size : n * size] != before[(n - 1) * size : n * size]
         }
-        olds = {n: before[(n - 1) * size : n * size] for n in range(1, count_before + 1)}
-        self.data = bytearray(after)
+        changed |= freelist_moves(free_before, free_after)
         found = _change(
             self,
             changed=changed,
@@ -373,6 +399,7 @@ class MemoryImage:
             | {n: olds[n] for n in olds if n > self.page_count()},
             checksum=checksum,
             free_before=free_before,
+            free_after=free_after,
             count_before=count_before,
         )
         if found is None:  # cannot happen: every changed page's old bytes are known
