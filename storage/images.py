@@ -27,7 +27,8 @@ from storage.pages import (
     page_hash,
     page_size_of,
     read_freelist,
-    read_journal,
+    read_journal_fd,
+    uses_auto_vacuum,
 )
 
 T = TypeVar("T")
@@ -267,36 +268,47 @@ class FileImage:
         page_one = self.read_page(1)
         free_before = freelist_of(self)
         count_before = self.page_count()
-        journal_path = Path(f"{self.path}-journal")
-        conn = sqlite3.connect(self.path)
+        journal_fd: int | None = None
         try:
-            # The cache entry is dirty until the change is stored; a crash drops it, so
-            # no fsync is needed. The journal must be a file: it names the pages.
-            conn.execute("PRAGMA journal_mode=DELETE")
-            conn.execute("PRAGMA synchronous=OFF")
-            # Dirty pages stay in memory until COMMIT, so the journal is complete then
-            # and page 1 is not written early.
-            conn.execute("PRAGMA cache_spill=OFF")
-            result = operation(conn)
-            journal = read_journal(journal_path)
-            committed_alone = change_counter(self.read_page(1)) != change_counter(page_one)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+            conn = sqlite3.connect(self.path)
+            try:
+                # The cache entry is dirty until the change is stored; a crash drops it,
+                # so no fsync is needed. The journal must be a file: it names the pages.
+                conn.execute("PRAGMA journal_mode=DELETE")
+                conn.execute("PRAGMA synchronous=OFF")
+                # Dirty pages stay in memory until COMMIT, so page 1 is not written
+                # early: a change counter that moved means the operation committed.
+                conn.execute("PRAGMA cache_spill=OFF")
+                result = operation(conn)
+                committed_alone = change_counter(self.read_page(1)) != change_counter(page_one)
+                tail = self._pages_commit_may_cut(conn, count_before, page_one)
+                # COMMIT still journals pages (auto_vacuum moves pages and drops the
+                # file's tail there), then deletes the journal: held open, it is read
+                # whole afterwards.
+                journal_fd = _open_if_present(Path(f"{self.path}-journal"))
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                conn.close()
+            journal = read_journal_fd(journal_fd) if journal_fd is not None else None
         finally:
-            conn.close()
+            if journal_fd is not None:
+                os.close(journal_fd)
         if change_counter(self.read_page(1)) == change_counter(page_one):
             return result, None
         olds = {1: page_one} | (journal.originals if journal else {})
-        if committed_alone or journal is None:
+        if committed_alone or journal is None or journal.pages_before != count_before:
             # The operation committed by itself: the journal no longer lists its pages.
             return result, _full_change(self, olds, count_before)
         # SQLite's own rollback writes the journal's pages back and sets the file to its
-        # old length; what it does not hold was not written, free leaves aside. So every
-        # other page is as it was, and the freelist tells which of those to log.
+        # old length; what it does not hold was not written, free leaves aside (and the
+        # pages COMMIT cut away after deleting it, read before). So every other page is
+        # as it was, and the freelist tells which of those to log.
         free_after = freelist_of(self)
         count = self.page_count()
+        olds |= {n: page for n, page in tail.items() if n > count and n not in olds}
         changed = set(olds) | freelist_moves(free_before, free_after)
         changed |= set(range(count_before + 1, count + 1))
         for number in sorted(changed):
@@ -314,11 +326,42 @@ class FileImage:
         )
         return result, change or _full_change(self, olds, count_before)
 
+    def _pages_commit_may_cut(
+        self, conn: sqlite3.Connection, count_before: int, page_one: bytes
+    ) -> dict[int, bytes]:
+        """The pages COMMIT may cut from the file, as they were.
+
+        With auto_vacuum, the file shrinks at COMMIT: SQLite journals the pages it
+        overwrites, but cuts the tail only once the journal is deleted, so the pages
+        cut away are in no journal. They are read here, before COMMIT, while the file
+        is still as it was (no page is written earlier). INCREMENTAL ends the file at
+        the transaction's size; FULL first moves pages down over the free ones, so the
+        file can end as low as its pages less its free pages and the pointer-map pages
+        they need. A page missed here makes the write log every page, nothing worse.
+        """
+        if not uses_auto_vacuum(page_one):
+            return {}
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
+        if mode == 2:  # INCREMENTAL
+            lowest = pages - 1
+        else:
+            (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+            lowest = pages - free - free // 50 - 2
+        return {n: self.read_page(n) for n in range(max(1, lowest) + 1, count_before + 1)}
+
     def undo(self, change: Change) -> None:
         if change.full_image:
             # Only the journaled pages' old bytes are known: the caller drops the file.
             raise DiskTrouble("a change logged as a full image cannot be undone in place")
         self.write_pages(change.originals, change.page_count_before)
+
+
+def _open_if_present(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
 
 
 # -- the same in memory -----------------------------------------------------------------

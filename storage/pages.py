@@ -8,6 +8,7 @@ the rollback journal, section 3).
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,12 @@ def header_page_count(header: bytes) -> int | None:
         return None
     (count,) = struct.unpack(">I", header[28:32])
     return count or None
+
+
+def uses_auto_vacuum(header: bytes) -> bool:
+    """Whether the database moves pages and shrinks at COMMIT (auto_vacuum FULL or
+    INCREMENTAL: the largest root page, bytes 52-55, is not zero)."""
+    return header[52:56] != bytes(4)
 
 
 def page_hash(number: int, page: bytes) -> int:
@@ -89,17 +96,37 @@ class Journal:
 
 
 def read_journal(path: Path) -> Journal | None:
-    """Parse a hot rollback journal; None if there is none (nothing was written).
-
-    SQLite writes a page's original bytes here before it changes the page in the
-    database, so while the transaction is open this lists every page it overwrote.
-    Records are read as SQLite reads them on rollback: segment by segment, each record
-    checked against the segment's nonce, stopping at the first that does not check.
-    """
+    """Parse a hot rollback journal; None if there is none (nothing was written)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
+    return parse_journal(data)
+
+
+def read_journal_fd(fd: int) -> Journal | None:
+    """Parse the rollback journal open as ``fd`` (SQLite may have deleted its name)."""
+    size = os.fstat(fd).st_size
+    chunks = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return parse_journal(b"".join(chunks))
+
+
+def parse_journal(data: bytes) -> Journal | None:
+    """Parse a rollback journal's bytes; None if they are not one.
+
+    SQLite writes a page's original bytes here before it changes the page in the
+    database, so the journal lists every page the transaction overwrote (the free
+    leaves it reuses aside). Records are read as SQLite reads them on rollback: segment
+    by segment, each record checked against the segment's nonce, stopping at the first
+    that does not check.
+    """
     if len(data) < _JOURNAL_HEADER.size or not data.startswith(_JOURNAL_MAGIC):
         return None
     originals: dict[int, bytes] = {}
