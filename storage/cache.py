@@ -243,14 +243,28 @@ class DiskCache:
             _state_path(entry.path).unlink(missing_ok=True)
 
     def mark_clean(self, key: str, state: LogState) -> CacheEntry | None:
-        """The entry's file holds ``state`` again (changed and stored, or undone)."""
+        """The entry's file holds ``state`` again (changed and stored, or undone).
+
+        If the disk refuses even the state's small file, the entry cannot prove its
+        state and is dropped: None, as for an entry that is gone.
+        """
         digest = _digest(key)
         with self._mutex:
             slot = self._slots.get(digest)
             if slot is None:
                 return None
             path = slot.entry.path
-        self._write_state(path, state)
+        try:
+            self._write_state(path, state)
+        except OSError as error:
+            log.warning("cannot record the state of %s (%s); dropping its copy", key, error)
+            with self._mutex:
+                slot = self._slots.get(digest)
+                if slot is not None and slot.entry.path == path:
+                    del self._slots[digest]
+                    self._bytes -= slot.entry.size
+                    self._retire(slot)
+            return None
         size = path.stat().st_size
         with self._mutex:
             slot = self._slots.get(digest)
@@ -280,8 +294,12 @@ class DiskCache:
 
     def _write_state(self, entry_path: Path, state: LogState) -> None:
         scratch = self.work_path().with_suffix(".json")
-        scratch.write_text(json.dumps(asdict(state)))
-        os.replace(scratch, _state_path(entry_path))
+        try:
+            scratch.write_text(json.dumps(asdict(state)))
+            os.replace(scratch, _state_path(entry_path))
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
 
     @staticmethod
     def _unlink(entry_path: Path) -> None:
