@@ -222,6 +222,15 @@ def disk_trouble() -> Iterator[None]:
         raise
 
 
+def _keep_journal_mode(action: int, arg1: str | None, arg2: str | None, *_: str | None) -> int:
+    """An authorizer that makes ``PRAGMA journal_mode=...`` a no-op: in WAL mode a write
+    would bypass the rollback journal that names its pages, and the stored file would
+    say WAL in its header (bytes 18-19), a format no snapshot or entry may have."""
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "journal_mode" and arg2:
+        return sqlite3.SQLITE_IGNORE
+    return sqlite3.SQLITE_OK
+
+
 class FileImage:
     """A database file changed in place (its cache entry is marked dirty meanwhile).
 
@@ -279,6 +288,7 @@ class FileImage:
                 # Dirty pages stay in memory until COMMIT, so page 1 is not written
                 # early: a change counter that moved means the operation committed.
                 conn.execute("PRAGMA cache_spill=OFF")
+                conn.set_authorizer(_keep_journal_mode)
                 result = operation(conn)
                 committed_alone = change_counter(self.read_page(1)) != change_counter(page_one)
                 tail = self._pages_commit_may_cut(conn, count_before, page_one)
@@ -414,6 +424,7 @@ class MemoryImage:
         free_before = freelist_of(self)
         count_before = self.page_count()
         conn = self._connect()
+        conn.set_authorizer(_keep_journal_mode)
         try:
             result = operation(conn)
             conn.commit()

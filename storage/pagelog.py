@@ -24,6 +24,14 @@ _PAGE_NUMBER = struct.Struct(">I")
 _SEQ_DIGITS = 16
 _SEQ_NAME = re.compile(rf"[0-9]{{{_SEQ_DIGITS}}}")
 FLAG_FULL_IMAGE = 1  # the entry carries every page: it replaces the database
+# Stored at a log's end when its collection is deleted, and over every entry it holds:
+# a copy at any position of that log then learns it is gone with its next request.
+CLOSED_LOG = b"JVPGEND1"
+
+
+def is_closing(body: bytes) -> bool:
+    """Whether ``body`` is the mark of a closed (deleted) log rather than an entry."""
+    return body == CLOSED_LOG
 
 
 def log_prefix(key: str, log_id: str) -> str:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from storage.errors import CorruptDatabase, ObjectNotFound
 from storage.images import MemoryImage, apply_entry, check_image, checksum_of
 from storage.objects import NotModified, ObjectStore, StoredObject, normalise_etag
-from storage.pagelog import decode_entry, log_prefix, seq_of
+from storage.pagelog import CLOSED_LOG, decode_entry, log_prefix, seq_of
 from storage.s3 import SHA256_METADATA, S3ObjectStore, mapped_s3_errors
 from storage.session import META_CHECKSUM, META_LOG_ID, META_SEQ, S3SQLiteSession
 
@@ -571,11 +571,14 @@ def _entries_of(kept: Iterable[ObjectVersion], log_id: str) -> dict[int, EntryVe
     entries: dict[int, EntryVersion] = {}
     for key, history in by_key.items():
         seq = seq_of(key.rsplit("/", 1)[-1])
-        bodies = [v for v in history if not v.delete_marker]
+        # A deleted collection's log holds the closing mark over its entries: a version
+        # of that exact size is the mark, never an entry (an entry's header is larger).
+        bodies = [v for v in history if not v.delete_marker and v.size != len(CLOSED_LOG)]
         if seq is None or not bodies:
             continue
-        # An entry is written once (If-None-Match: *): its first version is the write.
-        folded = history[-1].delete_marker
+        # An entry is written once (If-None-Match: *): its first version (they are
+        # oldest first) is the write; a later one is a deletion or the closing mark.
+        folded = history[-1].delete_marker or history[-1].size == len(CLOSED_LOG)
         entries[seq] = EntryVersion(log_id=log_id, seq=seq, version=bodies[0], folded=folded)
     return dict(sorted(entries.items()))
 

@@ -56,7 +56,15 @@ from storage.images import (
     disk_trouble,
 )
 from storage.objects import ANY_ETAG, NotModified, ObjectStore, StoredObject, normalise_etag
-from storage.pagelog import LogEntry, decode_entry, entry_key, log_prefix, seq_of
+from storage.pagelog import (
+    CLOSED_LOG,
+    LogEntry,
+    decode_entry,
+    entry_key,
+    is_closing,
+    log_prefix,
+    seq_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +77,8 @@ META_SEQ = "log-seq"
 META_CHECKSUM = "log-checksum"
 META_FOLDS = "log-folds"  # "seq@time ..." of the latest compactions, oldest first
 _KEPT_FOLDS = 16
+# A delete that keeps losing the log's end to writers gives up after this many tries.
+_CLOSE_ATTEMPTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +145,11 @@ class _Compaction:
     folds: tuple[tuple[int, float], ...]
 
 
+class _LogClosed(Exception):
+    """The log ends with a closing mark: its collection was deleted (and perhaps created
+    again, with a new log)."""
+
+
 class _Rebase(Exception):
     """The snapshot moved past the cached copy: load it instead (it is here already)."""
 
@@ -195,7 +210,8 @@ class S3SQLiteSession:
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, _KeyLock] = weakref.WeakValueDictionary()
         self._locks_mutex = threading.Lock()
-        self._folds: dict[str, tuple[tuple[int, float], ...]] = {}
+        # The latest compactions of each log (key, log id) this process has seen.
+        self._folds: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
 
     # -- public API -----------------------------------------------------------
 
@@ -268,18 +284,24 @@ class S3SQLiteSession:
                 self.cache.discard(key)  # stored safely; only the cache could not keep it
 
     def delete(self, key: str) -> None:
-        """Remove the database and its log."""
+        """Remove the database; its log is closed and emptied of data.
+
+        The log's entries are not deleted: a copy elsewhere checked within
+        ``trust_seconds`` would take the missing entry for "current" and serve (or
+        write to) a collection that is gone. Instead the log's end and every entry it
+        holds become the closing mark, which such a copy meets with its next request.
+        """
         with self._exclusive(key):
+            self.cache.discard(key)
             try:
                 info = self.store.head(key)
             except ObjectNotFound:
-                info = None
+                return
+            log_id = info.metadata.get(META_LOG_ID) or _legacy_log_id(info.etag)
+            self._close_log(key, log_id, int(info.metadata.get(META_SEQ, "0")))
+            # Last: until the snapshot is gone, a retried delete finds the log again.
             self.store.delete(key)
-            self.cache.discard(key)
-            if info is not None:
-                log_id = info.metadata.get(META_LOG_ID) or _legacy_log_id(info.etag)
-                for listed in self.store.list(log_prefix(key, log_id)):
-                    self.store.delete(listed.key)
+            self._folds.pop((key, log_id), None)
 
     def compact(self, key: str) -> bool:
         """Fold the whole log into the snapshot now; False if there was nothing to fold."""
@@ -289,6 +311,24 @@ class S3SQLiteSession:
             job = _Compaction(key, ws.image.to_bytes(), ws.state, ws.folds)
         self._compact(job)
         return True
+
+    def _close_log(self, key: str, log_id: str, snapshot_seq: int) -> None:
+        prefix = log_prefix(key, log_id)
+        named = (seq_of(_name(listed.key)) for listed in self.store.list(prefix))
+        seqs = {seq for seq in named if seq is not None}
+        end = max(seqs | {snapshot_seq})
+        for _ in range(_CLOSE_ATTEMPTS):
+            try:
+                self.store.put(entry_key(key, log_id, end + 1), CLOSED_LOG, if_none_match=ANY_ETAG)
+                break
+            except PreconditionFailed:
+                # A writer took that position first; its write goes with the collection.
+                end += 1
+                seqs.add(end)
+        else:
+            raise WriteConflict(f"{key} kept changing while it was being deleted; try again")
+        for seq in sorted(seqs):
+            self.store.put(entry_key(key, log_id, seq), CLOSED_LOG)
 
     # -- opening a workspace ------------------------------------------------------
 
@@ -328,6 +368,10 @@ class S3SQLiteSession:
                 prefetched = (rebase.stored, rebase.sent)
                 ws.close()
                 self.cache.discard(key)
+            except _LogClosed:
+                # Deleted since: the snapshot tells whether it was created again.
+                ws.close()
+                self.cache.discard(key)
             except (CorruptDatabase, DiskTrouble) as error:
                 # The copy may be what is wrong: start again from the stored snapshot.
                 log.warning("cached copy of %s unusable (%s); loading it afresh", key, error)
@@ -339,10 +383,13 @@ class S3SQLiteSession:
         ws = self._load(key, memory=memory, prefetched=prefetched)
         try:
             self._catch_up(ws, force=True)
-        except BaseException:
+        except BaseException as error:
             ws.close()
             if ws.cached:
                 self.cache.discard(key)
+            if isinstance(error, _LogClosed):
+                # The snapshot's own log is closed: a delete stopped before its end.
+                raise ObjectNotFound(key) from None
             raise
         if stats is not None:
             stats.saw_cache("miss")
@@ -362,7 +409,7 @@ class S3SQLiteSession:
             closer.close()
             self.cache.discard(key)
             return None
-        folds = self._folds.get(key, ())
+        folds = self._folds.get((key, entry.state.log_id), ())
         return _Workspace(key, image, entry.state, cached=True, folds=folds, closer=closer)
 
     def _load(
@@ -387,7 +434,7 @@ class S3SQLiteSession:
         checksum = checksum_of(image)
         state = _state_of(stored, image, checksum, sent)
         folds = _parse_folds(stored.metadata.get(META_FOLDS, ""))
-        self._folds[key] = folds
+        self._folds[key, state.log_id] = folds
         if not memory and self.cache.fits(len(stored.body)):
             try:
                 entry = self._install(key, stored.body, state)
@@ -431,6 +478,10 @@ class S3SQLiteSession:
                     self.cache.mark_clean(ws.key, ws.state)  # every entry so far applied
                 raise
             assert not isinstance(stored, NotModified)
+            if is_closing(stored.body):
+                if ws.cached and dirty:
+                    self.cache.mark_clean(ws.key, ws.state)
+                raise _LogClosed
             # A failure from here on leaves the copy dirty: the caller drops it.
             entry = decode_entry(stored.body, expected_seq=seq)
             if ws.cached and not dirty:
@@ -455,7 +506,8 @@ class S3SQLiteSession:
         seq = int(result.metadata.get(META_SEQ, "0"))
         if log_id != ws.state.log_id or seq > ws.state.seq:
             raise _Rebase(result, sent)
-        self._folds[ws.key] = ws.folds = _parse_folds(result.metadata.get(META_FOLDS, ""))
+        ws.folds = _parse_folds(result.metadata.get(META_FOLDS, ""))
+        self._folds[ws.key, log_id] = ws.folds
         ws.state = replace(ws.state, snapshot_etag=result.etag, snapshot_seq=seq, checked_at=sent)
 
     # -- writing -------------------------------------------------------------------
@@ -615,7 +667,7 @@ class S3SQLiteSession:
             return
         log.info("compacted %s at entry %d", job.key, state.seq)
         with self._exclusive(job.key):
-            self._folds[job.key] = folds
+            self._folds[job.key, state.log_id] = folds
             entry = self.cache.peek(job.key)
             if (
                 entry is not None
@@ -636,7 +688,7 @@ class S3SQLiteSession:
             return
         seq = int(info.metadata.get(META_SEQ, "0"))
         with self._exclusive(key):
-            self._folds[key] = _parse_folds(info.metadata.get(META_FOLDS, ""))
+            self._folds[key, state.log_id] = _parse_folds(info.metadata.get(META_FOLDS, ""))
             entry = self.cache.peek(key)
             if entry is not None and entry.state.log_id == state.log_id and seq <= entry.state.seq:
                 self.cache.mark_clean(
@@ -653,11 +705,15 @@ class S3SQLiteSession:
         upto = max(old_enough)
         try:
             for listed in self.store.list(log_prefix(key, log_id)):
-                seq = seq_of(listed.key.rsplit("/", 1)[-1])
+                seq = seq_of(_name(listed.key))
                 if seq is not None and seq <= upto:
                     self.store.delete(listed.key)
         except StorageError as error:
             log.warning("could not delete folded entries of %s (%s)", key, error)
+
+
+def _name(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
 
 
 def _legacy_log_id(etag: str) -> str:

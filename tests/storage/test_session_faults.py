@@ -1040,11 +1040,6 @@ def test_a_disk_that_cannot_record_a_clean_state_drops_the_copy_and_reports_the_
     assert alice.applied() == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a copy checked within LOG_TRUST trusts 'no next entry' in the old log; "
-    "deleting the collection removes that log, so the copy is served and written to",
-)
 def test_a_collection_deleted_and_created_again_elsewhere_is_not_served_from_the_old_copy(
     make: MakeInstance, backend: ObjectStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
