@@ -175,12 +175,14 @@ def _object_and_table_statements(
         # reader, which learns it is at the end of a collection's page log when entry N+1
         # is "not found", could not tell the end of the log from a refusal. Compaction
         # also lists a collection's log to delete the entries folded into the snapshot.
-        # Listing is limited to the collections and their logs (docs/storage.md).
+        # No s3:prefix condition: a GET carries no prefix, and S3 does not document that
+        # a prefix-scoped grant turns its missing keys into 404s; a warm read that got a
+        # 403 would be an outage. Listing reveals key names only, which the function can
+        # read anyway (docs/storage.md).
         iam.PolicyStatement(
             sid="MissingKeysAre404",
             actions=["s3:ListBucket"],
             resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in names.LISTED_PREFIXES]}},
         ),
         iam.PolicyStatement(
             sid="UserAndAuthItems",

@@ -22,9 +22,6 @@ APP_PACKAGES = ("api", "auth", "collection", "storage")
 
 # Key prefixes in the collections bucket that the function may read and write.
 OBJECT_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_LOGS, PREFIX_MEDIA, PREFIX_UPLOADS, PREFIX_EXPORTS)
-# Key prefixes the function may list (s3:ListBucket, conditioned on s3:prefix): the
-# collections and their page logs (javumbo_infra/function.py says why).
-LISTED_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_LOGS)
 # Scratch objects (import uploads, export files) are never kept longer than this.
 SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS)
 

@@ -97,31 +97,20 @@ def _list_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in statements if "s3:ListBucket" in helpers.as_list(s["Action"])]
 
 
-def test_listing_is_limited_to_the_collections_and_their_logs(
-    statements: list[dict[str, Any]],
+def test_listing_is_the_collections_bucket_alone(
+    template: Template, statements: list[dict[str, Any]]
 ) -> None:
-    """ListBucket makes a missing key a 404 (the end of a page log), not a 403; it lists
-    the collections and their logs, and nothing else in the bucket."""
+    """ListBucket makes a missing key a 404 (the end of a page log), not a 403. A GET
+    carries no s3:prefix, so the grant has no prefix condition; it is on the collections
+    bucket and nothing else."""
     listing = _list_statements(statements)
     assert len(listing) == 1, listing
     (statement,) = listing
-    assert set(statement["Condition"]) == {"StringLike"}
-    assert set(statement["Condition"]["StringLike"]) == {"s3:prefix"}
-    prefixes = helpers.as_list(statement["Condition"]["StringLike"]["s3:prefix"])
-    assert sorted(prefixes) == ["logs/*", "user_dbs/*"]
-
-
-def test_no_listing_without_a_prefix_condition(statements: list[dict[str, Any]]) -> None:
-    listing = _list_statements(statements)
-    assert listing
-    for statement in listing:
-        conditions = statement.get("Condition", {})
-        assert set(conditions) == {"StringLike"}, statement
-        assert set(conditions["StringLike"]) == {"s3:prefix"}, statement
-        prefixes = helpers.as_list(conditions["StringLike"]["s3:prefix"])
-        assert prefixes, statement
-        # A bare "*" (or a pattern starting with one) would let the whole bucket be listed.
-        assert not any(prefix.startswith("*") for prefix in prefixes), statement
+    assert helpers.as_list(statement["Action"]) == ["s3:ListBucket"]
+    assert "Condition" not in statement
+    (resource,) = helpers.as_list(statement["Resource"])
+    bucket_id, _ = helpers.collections_bucket(template)
+    assert resource == {"Fn::GetAtt": [bucket_id, "Arn"]}, resource
 
 
 def test_item_actions_only_on_the_two_tables(
