@@ -30,7 +30,7 @@ from api.web import install_docs, install_web_app
 from auth.accounts import Accounts
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
-from auth.users import AuthStateStore, UserRepository
+from auth.users import AuthStateStore, TokenStateReader, UserRepository
 from collection.schema import new_collection_bytes
 from storage.cache import DiskCache
 from storage.objects import ObjectStore
@@ -58,8 +58,14 @@ def build_object_store(settings: Settings) -> ObjectStore:
 def build_accounts(settings: Settings) -> Accounts:
     users: UserRepository
     auth_state: AuthStateStore
+    token_states: TokenStateReader | None
     if settings.backend == "aws":
-        from auth.dynamodb import DynamoAuthStateStore, DynamoUserRepository, make_dynamodb_client
+        from auth.dynamodb import (
+            DynamoAuthStateStore,
+            DynamoTokenStates,
+            DynamoUserRepository,
+            make_dynamodb_client,
+        )
         from auth.signing_key import secrets_manager_secret
 
         assert settings.users_table is not None and settings.auth_table is not None
@@ -68,6 +74,7 @@ def build_accounts(settings: Settings) -> Accounts:
         )
         users = DynamoUserRepository(client, settings.users_table)
         auth_state = DynamoAuthStateStore(client, settings.auth_table)
+        token_states = DynamoTokenStates(client, settings.users_table, settings.auth_table)
         if settings.jwt_secret is not None:
             secret = settings.jwt_secret.get_secret_value()
         else:
@@ -78,6 +85,7 @@ def build_accounts(settings: Settings) -> Accounts:
         from auth.signing_key import local_secret
 
         users = auth_state = LocalUserStore(settings.data_dir / "users.sqlite3")
+        token_states = None
         secret = (
             settings.jwt_secret.get_secret_value()
             if settings.jwt_secret is not None
@@ -88,6 +96,7 @@ def build_accounts(settings: Settings) -> Accounts:
         auth_state,
         PasswordHasher(settings.bcrypt_rounds),
         TokenService(secret, ttl_seconds=settings.token_ttl_seconds),
+        token_states=token_states,
     )
 
 

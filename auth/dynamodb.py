@@ -202,9 +202,54 @@ class DynamoAuthStateStore:
             item = self.client.get_item(
                 TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
             ).get("Item")
-        if not item or float(item.get("expires_at", {}).get("N", "0")) <= now:
+        if not item or not _unexpired(item, now=now):
             return None
         return dict(item)
+
+
+class DynamoTokenStates:
+    """A token's two look-ups in one strongly consistent BatchGetItem: the user's item
+    and the token's revocation, from their two tables, in one round trip."""
+
+    def __init__(self, client: DynamoDBClient, users_table: str, auth_table: str) -> None:
+        self.client = client
+        self.users_table = users_table
+        self.auth_table = auth_table
+
+    def token_state(self, username: str, token_id: str, *, now: float) -> tuple[User | None, bool]:
+        user_key = {"username": {"S": username}}
+        revoked_pk = {"pk": {"S": revoked_key(token_id)}}
+        with _mapped_errors("BatchGetItem"):
+            response = self.client.batch_get_item(
+                RequestItems={
+                    self.users_table: {"Keys": [user_key], "ConsistentRead": True},
+                    self.auth_table: {"Keys": [revoked_pk], "ConsistentRead": True},
+                }
+            )
+        found = response.get("Responses", {})
+        users = found.get(self.users_table, [])
+        revocations = found.get(self.auth_table, [])
+        # DynamoDB may leave keys unprocessed (throttling): those are read one by one.
+        unprocessed = response.get("UnprocessedKeys", {})
+        if unprocessed.get(self.users_table):
+            with _mapped_errors("GetItem"):
+                item = self.client.get_item(
+                    TableName=self.users_table, Key=user_key, ConsistentRead=True
+                ).get("Item")
+            users = [item] if item else []
+        if unprocessed.get(self.auth_table):
+            with _mapped_errors("GetItem"):
+                item = self.client.get_item(
+                    TableName=self.auth_table, Key=revoked_pk, ConsistentRead=True
+                ).get("Item")
+            revocations = [item] if item else []
+        user = _user(users[0]) if users else None
+        revoked = any(_unexpired(item, now=now) for item in revocations)
+        return user, revoked
+
+
+def _unexpired(item: Any, *, now: float) -> bool:
+    return float(item.get("expires_at", {}).get("N", "0")) > now
 
 
 def _user(item: Any) -> User:

@@ -69,3 +69,11 @@ class AuthStateStore(Protocol):
     def revoke(self, token_id: str, *, expires_at: int) -> None: ...
 
     def is_revoked(self, token_id: str, *, now: float) -> bool: ...
+
+
+class TokenStateReader(Protocol):
+    """What a token check needs to know, in as few requests as the store allows."""
+
+    def token_state(self, username: str, token_id: str, *, now: float) -> tuple[User | None, bool]:
+        """The user ``username`` (None if gone) and whether ``token_id`` is revoked."""
+        ...

@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from auth.accounts import SideBySideLookups
 from auth.errors import UserExists, UserNotFound
 from auth.local import LocalUserStore
-from auth.users import AuthStateStore, User, UserRepository
-from tests.support.api_rig import dynamodb_tables
+from auth.users import AuthStateStore, TokenStateReader, User, UserRepository
+from tests.support.api_rig import dynamodb_tables, token_states_of
 from tests.support.moto_server import MotoServer
 
 
@@ -145,6 +147,69 @@ def test_revocation_lasts_until_the_token_expires(
     assert state.is_revoked("jti-1", now=1_000)
     assert not state.is_revoked("jti-2", now=1_000)
     assert not state.is_revoked("jti-1", now=2_001)
+
+
+def token_states(users: UserRepository, auth_state: AuthStateStore) -> TokenStateReader:
+    return token_states_of(users, auth_state) or SideBySideLookups(users, auth_state)
+
+
+def test_a_token_state_is_the_user_and_the_revocation(
+    stores: tuple[UserRepository, AuthStateStore],
+) -> None:
+    users, state = stores
+    reader = token_states(users, state)
+    users.create(User(username="alice", name="Alice", password_hash="h", created_at=5))
+    state.revoke("jti-1", expires_at=2_000)
+
+    user, revoked = reader.token_state("alice", "jti-1", now=1_000)
+    assert user is not None and (user.username, user.name, user.token_version) == (
+        "alice",
+        "Alice",
+        0,
+    )
+    assert revoked
+    assert reader.token_state("alice", "jti-2", now=1_000) == (user, False)
+    assert reader.token_state("alice", "jti-1", now=2_001) == (user, False)  # expired
+    assert reader.token_state("bob", "jti-1", now=1_000) == (None, True)
+    users.bump_token_version("alice")
+    bumped, _ = reader.token_state("alice", "jti-2", now=1_000)
+    assert bumped is not None and bumped.token_version == 1
+
+
+def test_a_dynamodb_token_state_is_one_request() -> None:
+    with mock_aws():
+        users, state = dynamodb_tables()
+        reader = token_states_of(users, state)
+        assert reader is not None
+        users.create(User(username="alice", name="Alice", password_hash="h"))
+        sent: list[str] = []
+        reader.client.meta.events.register(
+            "before-call.dynamodb", lambda model, **_: sent.append(model.name)
+        )
+        assert reader.token_state("alice", "jti-1", now=1_000)[0] is not None
+        assert sent == ["BatchGetItem"]
+
+
+def test_keys_dynamodb_leaves_unprocessed_are_read_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with mock_aws():
+        users, state = dynamodb_tables()
+        reader = token_states_of(users, state)
+        assert reader is not None
+        users.create(User(username="alice", name="Alice", password_hash="h"))
+        state.revoke("jti-1", expires_at=2_000)
+        batch = reader.client.batch_get_item
+
+        def throttled(**kwargs: Any) -> Any:
+            # DynamoDB answered nothing: every key comes back unprocessed.
+            batch(**kwargs)
+            return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
+
+        monkeypatch.setattr(reader.client, "batch_get_item", throttled)
+        user, revoked = reader.token_state("alice", "jti-1", now=1_000)
+        assert user is not None and user.username == "alice"
+        assert revoked
 
 
 def test_local_users_file_is_private(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from api.core.config import Settings
 from api.main import create_app
 from api.services import Services
 from auth.accounts import Accounts
-from auth.dynamodb import DynamoAuthStateStore, DynamoUserRepository
+from auth.dynamodb import DynamoAuthStateStore, DynamoTokenStates, DynamoUserRepository
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from auth.users import AuthStateStore, UserRepository
@@ -92,12 +92,27 @@ def dynamodb_tables(
     )
 
 
+def token_states_of(
+    users: UserRepository, auth_state: AuthStateStore
+) -> DynamoTokenStates | None:
+    """What the service reads a token's state with: one BatchGetItem on DynamoDB (as
+    api/main.py builds it), the two look-ups side by side otherwise."""
+    if isinstance(users, DynamoUserRepository) and isinstance(auth_state, DynamoAuthStateStore):
+        return DynamoTokenStates(users.client, users.table, auth_state.table)
+    return None
+
+
 def build_rig(
     tmp_path: Path, users: UserRepository, auth_state: AuthStateStore, store: ObjectStore
 ) -> Iterator[Rig]:
     clock = Clock()
     accounts = Accounts(
-        users, auth_state, PasswordHasher(rounds=4), TokenService(SECRET), clock=clock
+        users,
+        auth_state,
+        PasswordHasher(rounds=4),
+        TokenService(SECRET),
+        clock=clock,
+        token_states=token_states_of(users, auth_state),
     )
     session = S3SQLiteSession(store, DiskCache(tmp_path / "cache", 64 * 1024 * 1024))
     services = Services(session=session, accounts=accounts)
