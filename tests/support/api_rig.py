@@ -92,9 +92,7 @@ def dynamodb_tables(
     )
 
 
-def token_states_of(
-    users: UserRepository, auth_state: AuthStateStore
-) -> DynamoTokenStates | None:
+def token_states_of(users: UserRepository, auth_state: AuthStateStore) -> DynamoTokenStates | None:
     """What the service reads a token's state with: one BatchGetItem on DynamoDB (as
     api/main.py builds it), the two look-ups side by side otherwise."""
     if isinstance(users, DynamoUserRepository) and isinstance(auth_state, DynamoAuthStateStore):
