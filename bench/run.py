@@ -4,13 +4,17 @@ Processes: moto (S3, DynamoDB, Secrets Manager), the latency proxy in front of i
 app instances under uvicorn whose boto3 clients reach AWS through the proxy
 (`AWS_ENDPOINT_URL`). The load comes from threads in this process, one HTTP client
 (keep-alive) per learner. Collections are seeded by writing the object directly to moto.
+
+The real app's bucket keeps every version of every object, as the deployed one does,
+so what a day of study leaves behind can be weighed; the naive baseline writes to a
+bucket of its own without versioning (its whole-file uploads would otherwise pile up
+gigabytes in moto that nothing measures).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import tempfile
 import threading
 import time
@@ -26,8 +30,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bench.imports import cold_imports
+from bench.seeds import seeded_collection
 from bench.servers import App, Child
-from bench.stats import Call, app_figures, aws_figures, latency_ms, percentile
+from bench.stats import Call, app_figures, aws_figures, latency_ms, percentile, write_figures
+from storage.keys import PREFIX_LOGS
 from tests.support.aws_env import provision
 from tests.support.seed import build_collection
 
@@ -43,20 +49,32 @@ FAKE_AWS = {
 }
 
 
+SIZES = ("small", "large", "huge")
+
+
 @dataclass(frozen=True)
 class Options:
     s3_latency_ms: float = 20.0
     other_latency_ms: float = 5.0
-    bandwidth_mbps: float = 0.0
+    # Both ways, each transfer on its own (bench/proxy.py); 0: unlimited (loopback).
+    bandwidth_mbps: float = 800.0
     small_cards: int = 200
     large_cards: int = 20_000
-    answers: int = 100
+    huge_cards: int = 100_000
+    # A day of study: the review session of the real app, at the large and huge sizes;
+    # the small collection has not that many cards to study in a day.
+    answers: int = 200
+    small_answers: int = 100
+    # The naive baseline's sessions (its cost per answer does not change along a session).
+    naive_answers: int = 20
     warm_reads: int = 30
     round_trips: int = 40
     learners: int = 20
     learner_answers: int = 25
     writers: int = 4
     adds_per_writer: int = 25
+    # The app's JAVUMBO_COMPACTION_ENTRIES (its default), given to every instance.
+    compaction_entries: int = 31
     import_runs: int = 9
     # "runtime": time the cold imports against the runtime dependencies only (built
     # once with pip); "dev": in this environment, as it is.
@@ -65,6 +83,23 @@ class Options:
     def __post_init__(self) -> None:
         if self.import_env not in ("runtime", "dev"):
             raise ValueError(f"--import-env must be 'runtime' or 'dev', not {self.import_env!r}")
+        if self.bandwidth_mbps < 0:
+            raise ValueError("--bandwidth-mbps cannot be negative (0: unlimited)")
+        for name in (
+            "answers",
+            "small_answers",
+            "naive_answers",
+            "compaction_entries",
+            "round_trips",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+
+    def cards(self, size: str) -> int:
+        return int(getattr(self, f"{size}_cards"))
+
+    def day_of_study(self, size: str) -> int:
+        return self.small_answers if size == "small" else self.answers
 
 
 # --- the processes ---------------------------------------------------------------------
@@ -76,6 +111,7 @@ class Rig:
     def __init__(self, options: Options, workdir: Path) -> None:
         self.options = options
         self.workdir = workdir
+        self.registrar: App | None = None  # where learners register (seeded_learner)
         self._exit = contextlib.ExitStack()
 
     def __enter__(self) -> Rig:
@@ -92,7 +128,9 @@ class Rig:
             )  # fmt: skip
             self.env = provision(self.moto, self.workdir)  # type: ignore[arg-type]
             self.env["AWS_ENDPOINT_URL"] = self.proxy.url
+            self.env["JAVUMBO_COMPACTION_ENTRIES"] = str(self.options.compaction_entries)
             self.bucket = self.env["JAVUMBO_BUCKET"]
+            self.naive_bucket = f"naive-{self.bucket}"
             self.direct_s3 = boto3.client(
                 "s3",
                 endpoint_url=self.moto.url,
@@ -101,6 +139,10 @@ class Rig:
                 aws_secret_access_key="testing",  # noqa: S106
                 config=Config(s3={"addressing_style": "path"}),
             )
+            self.direct_s3.put_bucket_versioning(
+                Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
+            )
+            self.direct_s3.create_bucket(Bucket=self.naive_bucket)
         except BaseException:
             self._exit.close()
             raise
@@ -114,11 +156,20 @@ class Rig:
         self._exit.callback(child.stop)
         return child
 
+    def apps(self, *wanted: tuple[str, str]) -> list[App]:
+        """App instances, (module, name) each, started side by side."""
+        started = []
+        for module, name in wanted:
+            env = {**self.env, "JAVUMBO_CACHE_DIR": str(self.workdir / f"cache-{name}")}
+            if module == NAIVE:
+                env["JAVUMBO_BUCKET"] = self.naive_bucket
+            app = App(module, env, self.workdir)
+            self._exit.callback(app.stop)
+            started.append(app.launch())
+        return [app.wait() for app in started]
+
     def app(self, module: str, name: str) -> App:
-        env = {**self.env, "JAVUMBO_CACHE_DIR": str(self.workdir / f"cache-{name}")}
-        app = App(module, env, self.workdir)
-        self._exit.callback(app.stop)
-        return app.start()
+        return self.apps((module, name))[0]
 
     def proxy_counters(self, *, reset: bool = False) -> dict[str, Any]:
         path = "/__bench/reset" if reset else "/__bench/stats"
@@ -127,20 +178,80 @@ class Rig:
         counters: dict[str, Any] = response.json()
         return counters
 
-    def put_collection(self, username: str, body: bytes) -> None:
-        self.direct_s3.put_object(Bucket=self.bucket, Key=f"user_dbs/{username}.anki2", Body=body)
+    def proxy_events(self) -> list[dict[str, Any]]:
+        response = httpx.get(self.proxy.url + "/__bench/events", timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        events: list[dict[str, Any]] = response.json()
+        return events
 
-    def card_count(self, username: str) -> int:
-        body = self.direct_s3.get_object(Bucket=self.bucket, Key=f"user_dbs/{username}.anki2")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "c.anki2"
-            path.write_bytes(body["Body"].read())
-            conn = sqlite3.connect(path)
-            try:
-                (count,) = conn.execute("select count() from cards").fetchone()
-            finally:
-                conn.close()
-        return int(count)
+    def set_latency(self, *, s3_ms: float, other_ms: float) -> None:
+        body = {"s3Ms": s3_ms, "otherMs": other_ms}
+        httpx.post(self.proxy.url + "/__bench/latency", json=body).raise_for_status()
+
+    def settle(self, quiet: float = 0.2, limit: float = 30.0) -> None:
+        """Wait until no AWS request is in flight and none arrived for `quiet` seconds:
+        work an app does after answering (if any) is counted with the scenario."""
+        deadline = time.monotonic() + limit
+        last = None
+        while time.monotonic() < deadline:
+            counters = self.proxy_counters()
+            seen = (counters["inFlight"], sum(s["requests"] for s in counters["services"].values()))
+            if seen == last and not counters["inFlight"]:
+                return
+            last = seen
+            time.sleep(quiet)
+
+    def put_collection(self, bucket: str, username: str, body: bytes) -> None:
+        self.direct_s3.put_object(Bucket=bucket, Key=collection_key(username), Body=body)
+
+    def versions(self, username: str) -> dict[str, int]:
+        """Every version of every object under a learner's keys in the real app's bucket
+        (the collection object and its page log), old ones included: their sizes summed."""
+        key = collection_key(username)
+        total = versions = markers = 0
+        for prefix in (key, f"{PREFIX_LOGS}{key}/"):
+            pages = self.direct_s3.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for version in page.get("Versions", []):
+                    if prefix != key or version["Key"] == key:
+                        total += int(version["Size"])
+                        versions += 1
+                markers += sum(
+                    1 for m in page.get("DeleteMarkers", []) if prefix != key or m["Key"] == key
+                )
+        return {"bytes": total, "versions": versions, "deleteMarkers": markers}
+
+    def log_state(self, username: str) -> dict[str, Any]:
+        """Where a learner's collection object and its page log stand (docs/storage.md):
+        the snapshot's position (`log-seq` in its metadata; 0 without), the newest entry
+        in its log, and how many entries lie beyond the snapshot."""
+        key = collection_key(username)
+        metadata = self.direct_s3.head_object(Bucket=self.bucket, Key=key).get("Metadata", {})
+        log_id = metadata.get("log-id")
+        snapshot_seq = int(metadata.get("log-seq", 0))
+        prefix = f"{PREFIX_LOGS}{key}/" + (f"{log_id}/" if log_id else "")
+        newest, entries = snapshot_seq, 0
+        for page in self.direct_s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if name.isdigit():
+                    entries += 1
+                    newest = max(newest, int(name))
+        return {
+            "logId": log_id,
+            "snapshotSeq": snapshot_seq,
+            "newestSeq": newest,
+            "entriesListed": entries,
+            "beyondSnapshot": newest - snapshot_seq,
+        }
+
+
+def collection_key(username: str) -> str:
+    return f"user_dbs/{username}.anki2"
 
 
 # --- clients ---------------------------------------------------------------------------
@@ -165,14 +276,16 @@ class Learner:
 
     def call(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         self._n += 1
-        headers = {"X-Request-Id": f"{self.tag}.{self.username}.{self._n}"}
+        request_id = f"{self.tag}.{self.username}.{self._n}"
+        headers = {"X-Request-Id": request_id}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        sent = time.monotonic()  # the proxy's events are on this clock too
         started = time.perf_counter()
         response = self.http.request(method, path, headers=headers, **kwargs)
         elapsed = time.perf_counter() - started
         if self.tag != "setup":
-            self.calls.append(Call(kind, elapsed, response.status_code))
+            self.calls.append(Call(kind, elapsed, response.status_code, sent, request_id))
         return response
 
     def sign_up(self) -> Learner:
@@ -214,6 +327,14 @@ def warm_reads(learner: Learner, count: int) -> None:
         learner.call("read", "GET", "/api/decks/current").raise_for_status()
 
 
+def current_deck_cards(learner: Learner) -> int:
+    """The cards of the current deck and its subdecks, as a read of the collection sees
+    them (the object alone may trail the newest writes: docs/storage.md)."""
+    response = learner.call("read", "GET", "/api/decks/current")
+    response.raise_for_status()
+    return int(response.json()["cardCount"])
+
+
 # --- scenarios -------------------------------------------------------------------------
 
 
@@ -224,6 +345,7 @@ class Measured:
     calls: list[Call]
     wall: float
     proxy: dict[str, Any]
+    events: list[dict[str, Any]]
     lines: list[dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -274,10 +396,15 @@ def measured(
     started = time.perf_counter()
     calls = run()
     wall = time.perf_counter() - started
+    rig.settle()
     cpu_after = _cpu_seconds(pids)
     proxy = rig.proxy_counters()
+    events = rig.proxy_events()
     lines = [
-        line for app in apps for line in app.request_lines() if line["requestId"].startswith(tag)
+        line
+        for app in apps
+        for line in app.request_lines()
+        if line["requestId"].startswith(tag + ".")
     ]
     if cpu_before is not None and cpu_after is not None:
         # What each process spent per API call: on a small machine, who runs out first.
@@ -285,45 +412,136 @@ def measured(
             name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(len(calls), 1), 2)
             for name in pids
         }
-    return Measured(calls, wall, proxy, lines, dict(extra))
+    return Measured(calls, wall, proxy, events, lines, dict(extra))
 
 
 def seeded_learner(rig: Rig, app: App, prefix: str, body: bytes) -> tuple[Learner, float]:
-    """A registered learner whose collection is `body`; returns the cold first read (s)."""
-    learner = Learner(app, new_username(prefix)).sign_up()
-    rig.put_collection(learner.username, body)
+    """A registered learner of `app` whose collection is `body`; returns the cold first
+    read (s).
+
+    The learner registers through the registrar, an instance of the naive baseline,
+    which keeps no copy of anything: the seeded file then replaces the collection
+    object while no instance of the real app holds a copy of it. (An instance that had
+    one would rightly trust it: the object is never replaced behind the app's back in
+    service, and a copy that found no newer log entry is current: docs/storage.md.)
+    """
+    assert rig.registrar is not None, "no registrar instance started"
+    registered = Learner(rig.registrar, new_username(prefix)).sign_up()
+    learner = registered.use(app)
+    registered.close()
+    rig.put_collection(app.env["JAVUMBO_BUCKET"], learner.username, body)
     started = time.perf_counter()
     learner.call("read", "GET", "/api/decks/current").raise_for_status()  # loads the object
     return learner, time.perf_counter() - started
 
 
 def single_learner(
-    rig: Rig, app: App, name: str, body: bytes, options: Options
-) -> dict[str, dict[str, Any]]:
-    """The review session, then warm reads, for one learner on one instance."""
+    rig: Rig, app: App, name: str, body: bytes, *, answers: int, reads: int, storage: bool
+) -> tuple[Learner, dict[str, dict[str, Any]]]:
+    """The review session, then warm reads, for one learner on one instance. With
+    `storage`, what the session left in the (versioned) bucket is weighed too. Returns
+    the learner, still warm, for the caller to close."""
     learner, cold = seeded_learner(rig, app, name, body)
 
     def session() -> list[Call]:
-        review_session(learner.measure(f"{name}.review"), options.answers)
+        review_session(learner.measure(f"{name}.review"), answers)
         return learner.calls
 
-    def reads() -> list[Call]:
-        warm_reads(learner.measure(f"{name}.reads"), options.warm_reads)
+    def read() -> list[Call]:
+        warm_reads(learner.measure(f"{name}.reads"), reads)
         return learner.calls
 
     try:
+        before = rig.versions(learner.username) if storage else None
         studied = measured(
             rig,
             [app],
             f"{name}.review",
             session,
             collectionBytes=len(body),
+            answers=answers,
             coldFirstReadMs=round(cold * 1000, 2),
         )
-        read = measured(rig, [app], f"{name}.reads", reads, collectionBytes=len(body))
-    finally:
+        studied.extra["writes"] = write_figures(
+            studied.calls, studied.events, studied.lines, collection_key(learner.username)
+        )
+        if before is not None:
+            after = rig.versions(learner.username)
+            studied.extra["storage"] = {
+                "before": before,
+                "after": after,
+                "retainedBytes": after["bytes"] - before["bytes"],
+                "log": rig.log_state(learner.username),
+            }
+        results = {f"{name}.review": studied.summary()}
+        if reads:
+            results[f"{name}.reads"] = measured(
+                rig, [app], f"{name}.reads", read, collectionBytes=len(body)
+            ).summary()
+    except BaseException:
         learner.close()
-    return {f"{name}.review": studied.summary(), f"{name}.reads": read.summary()}
+        raise
+    return learner, results
+
+
+def uniform_latency_reads(
+    rig: Rig, app: App, learner: Learner, name: str, options: Options
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Warm reads with every AWS request (DynamoDB too) delayed by the S3 latency, and the
+    round trips timed at that setting: the token check's reads cost what S3's does."""
+    latency = options.s3_latency_ms
+    rig.set_latency(s3_ms=latency, other_ms=latency)
+    try:
+        trips = round_trips(rig, options.round_trips)
+
+        def reads() -> list[Call]:
+            warm_reads(learner.measure(name), options.warm_reads)
+            return learner.calls
+
+        result = measured(rig, [app], name, reads, awsLatencyMs=latency)
+    finally:
+        rig.set_latency(s3_ms=options.s3_latency_ms, other_ms=options.other_latency_ms)
+    return result.summary(), trips
+
+
+def cold_read(rig: Rig, learner: Learner, name: str, options: Options) -> dict[str, Any]:
+    """The read of a fresh instance (empty cache) when the log is at its longest.
+
+    The learner answers until the log holds `compaction_entries - 1` entries beyond the
+    snapshot (one more answer would compact it), then another instance starts and reads.
+    With whole-file writes there is no log: the read is of the object alone.
+    """
+    state = rig.log_state(learner.username)
+    longest = options.compaction_entries - 1
+    topped_up = 0
+    learner.measure("topup")
+    while state["entriesListed"] and state["beyondSnapshot"] < longest:
+        if topped_up > options.compaction_entries + 1:
+            break  # it did not get there: reported as found
+        review_session(learner, 1)
+        topped_up += 1
+        state = rig.log_state(learner.username)
+    fresh = rig.app(OURS, f"{name}-fresh")
+    client = learner.use(fresh)
+
+    def read() -> list[Call]:
+        warm_reads(client.measure(name), 1)
+        return client.calls
+
+    try:
+        result = measured(
+            rig,
+            [fresh],
+            name,
+            read,
+            log=state,
+            answersToTopUp=topped_up,
+            compactionEntries=options.compaction_entries,
+        )
+    finally:
+        client.close()
+        fresh.stop()
+    return result.summary()
 
 
 def concurrent_learners(rig: Rig, app: App, body: bytes, options: Options) -> dict[str, Any]:
@@ -364,6 +582,7 @@ def concurrent_writers(
 ) -> dict[str, Any]:
     """`writers` clients adding cards to one collection, spread over the app instances."""
     first, _ = seeded_learner(rig, apps[0], name, body)
+    seeded = current_deck_cards(first)
     clients = [first.use(apps[i % len(apps)]) for i in range(options.writers)]
     for app_client in clients[1 : len(apps)]:
         app_client.call("read", "GET", "/api/decks/current").raise_for_status()  # warm
@@ -392,8 +611,7 @@ def concurrent_writers(
     try:
         result = measured(rig, apps, name, run, instances=len(apps), writers=options.writers)
         added = sum(1 for call in result.calls if call.status == 201)
-        seeded = options.small_cards
-        stored = rig.card_count(first.username)
+        stored = current_deck_cards(first.measure("setup"))
         result.extra |= {
             "cardsAcknowledged": added,
             "cardsStored": stored - seeded,
@@ -413,7 +631,7 @@ def concurrent_writers(
 def round_trips(rig: Rig, samples: int) -> dict[str, Any]:
     """One S3 round trip (a conditional GET answered 304) and one DynamoDB GetItem, timed
     directly through the proxy with the app's client settings."""
-    key = f"user_dbs/{new_username('rtt')}.anki2"
+    key = collection_key(new_username("rtt"))
     rig.direct_s3.put_object(Bucket=rig.bucket, Key=key, Body=build_collection(10).body)
     config = Config(
         connect_timeout=3,
@@ -478,22 +696,51 @@ def _step(name: str) -> Iterator[None]:
 
 def run_all(options: Options) -> dict[str, Any]:
     scenarios: dict[str, Any] = {}
+    trips: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="javumbo-bench-") as tmp,
         Rig(options, Path(tmp)) as rig,
     ):
-        with _step("seeding collections"):
-            small = build_collection(options.small_cards).body
-            large = build_collection(options.large_cards).body
+        with _step("seeding collections (kept under .cache/)"):
+            bodies = {size: seeded_collection(options.cards(size)) for size in SIZES}
+        small = bodies["small"]
         with _step("starting app instances"):
-            ours, ours_b = rig.app(OURS, "a"), rig.app(OURS, "b")
-            naive, naive_b = rig.app(NAIVE, "naive-a"), rig.app(NAIVE, "naive-b")
+            ours, ours_b, naive, naive_b = rig.apps(
+                (OURS, "a"), (OURS, "b"), (NAIVE, "naive-a"), (NAIVE, "naive-b")
+            )
+            rig.registrar = naive_b
         with _step("direct round trips through the proxy"):
-            direct = round_trips(rig, options.round_trips)
-        for label, body in (("small", small), ("large", large)):
-            for design, app in (("ours", ours), ("naive", naive)):
-                with _step(f"review session, {design}, {label} collection"):
-                    scenarios |= single_learner(rig, app, f"{design}.{label}", body, options)
+            trips |= round_trips(rig, options.round_trips)
+        for size in SIZES:
+            body = bodies[size]
+            answers = options.day_of_study(size)
+            with _step(f"day of study ({answers} answers), ours, {size} collection"):
+                learner, found = single_learner(
+                    rig, ours, f"ours.{size}", body,
+                    answers=answers, reads=options.warm_reads, storage=True,
+                )  # fmt: skip
+                scenarios |= found
+            try:
+                if size == "large":
+                    with _step("warm reads, every AWS request at the S3 latency"):
+                        name = f"ours.{size}.reads-uniform"
+                        scenarios[name], uniform = uniform_latency_reads(
+                            rig, ours, learner, name, options
+                        )
+                        trips["uniform"] = uniform
+                if size == "huge":
+                    with _step("cold read of a fresh instance, the log at its longest"):
+                        name = f"ours.{size}.cold"
+                        scenarios[name] = cold_read(rig, learner, name, options)
+            finally:
+                learner.close()
+            with _step(f"review session ({options.naive_answers} answers), naive, {size}"):
+                learner, found = single_learner(
+                    rig, naive, f"naive.{size}", body, answers=options.naive_answers,
+                    reads=0 if size == "huge" else options.warm_reads, storage=False,
+                )  # fmt: skip
+                learner.close()
+                scenarios |= found
         with _step(f"{options.learners} learners at once"):
             scenarios["ours.concurrent"] = concurrent_learners(rig, ours, small, options)
         with _step(f"{options.writers} writers on 2 instances"):
@@ -509,4 +756,4 @@ def run_all(options: Options) -> dict[str, Any]:
             options.import_runs,
             runtime_only=options.import_env == "runtime",
         )
-    return {"scenarios": scenarios, "roundTrips": direct, "imports": imports}
+    return {"scenarios": scenarios, "roundTrips": trips, "imports": imports}

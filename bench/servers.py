@@ -86,11 +86,16 @@ class App:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{app.replace(':', '-')}-{self.port}.log"
+        self.env = dict(env)  # what the app was given, on top of this process's environment
         self._env = {**os.environ, **env}
         self._app = app
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> App:
+    def start(self, timeout: float = 60) -> App:
+        return self.launch().wait(timeout)
+
+    def launch(self) -> App:
+        """Start the process; `wait` for it to answer (start several, then wait for each)."""
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603
                 [
@@ -105,6 +110,10 @@ class App:
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
             )  # fmt: skip
+        return self
+
+    def wait(self, timeout: float = 60) -> App:
+        assert self.process is not None, "launch() first"
         try:
             wait_until_healthy(self.process, self.url, self.log_path, self._app, timeout)
         except TimeoutError:

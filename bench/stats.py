@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from storage.keys import PREFIX_LOGS
 
 
 @dataclass(frozen=True)
@@ -14,6 +18,12 @@ class Call:
     kind: str  # "next", "answer", "read", "add", ...
     seconds: float
     status: int
+    start: float = 0.0  # time.monotonic() when it was sent
+    request_id: str = ""
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -100,4 +110,93 @@ def app_figures(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "conflictsRetried": sum(int(line["conflictsRetried"]) for line in lines),
         "status5xx": sum(1 for line in lines if int(line["status"]) >= 500),
         "routes": routes,
+    }
+
+
+# --- AWS requests per API call ---------------------------------------------------------
+
+
+def s3_key(path: str) -> str:
+    """The object key of a path-style S3 request path (`/bucket/key`); "" for the bucket."""
+    parts = path.split("/", 2)
+    return parts[2] if len(parts) == 3 else ""
+
+
+def attribute(
+    calls: Sequence[Call], events: Sequence[dict[str, Any]]
+) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Each call's proxy events (those that arrived while it was in flight), and the
+    events that arrived while no call was. For calls made one at a time (one learner):
+    concurrent calls overlap and cannot be told apart this way."""
+    order = sorted(range(len(calls)), key=lambda i: calls[i].start)
+    starts = [calls[i].start for i in order]
+    mine: list[list[dict[str, Any]]] = [[] for _ in calls]
+    between: list[dict[str, Any]] = []
+    for event in events:
+        at = bisect.bisect_right(starts, float(event["start"])) - 1
+        if at >= 0 and float(event["start"]) <= calls[order[at]].end:
+            mine[order[at]].append(event)
+        else:
+            between.append(event)
+    return mine, between
+
+
+def _summary(values: Sequence[float]) -> dict[str, float | None]:
+    if not values:  # None, not NaN: the report is JSON
+        return {"median": None, "mean": None, "min": None, "max": None}
+    return {
+        "median": float(statistics.median(values)),
+        "mean": round(sum(values) / len(values), 1),
+        "min": float(min(values)),
+        "max": float(max(values)),
+    }
+
+
+def write_figures(
+    calls: Sequence[Call],
+    events: Sequence[dict[str, Any]],
+    lines: Sequence[dict[str, Any]],
+    snapshot_key: str,
+    kind: str = "answer",
+) -> dict[str, Any]:
+    """What the writes of one learner's session sent to S3, one by one, from the proxy.
+
+    A write that also stores the snapshot next to its log entry is a compaction (with
+    whole-file writes, storing the snapshot is the write itself: no log, no compaction).
+    The others are "plain": each should be one request, the PUT of its entry.
+    """
+    mine, between = attribute(calls, [e for e in events if e["service"] == "s3"])
+    by_id = {str(line["requestId"]): line for line in lines}
+    log_prefix = f"{PREFIX_LOGS}{snapshot_key}/"
+    plain: list[tuple[Call, list[dict[str, Any]]]] = []
+    compacting: list[tuple[Call, list[dict[str, Any]]]] = []
+    for call, found in zip(calls, mine, strict=True):
+        if call.kind != kind:
+            continue
+        puts = [s3_key(e["path"]) for e in found if e["method"] == "PUT"]
+        folds = snapshot_key in puts and any(key.startswith(log_prefix) for key in puts)
+        (compacting if folds else plain).append((call, found))
+    writes = plain + compacting
+
+    def up(found: list[dict[str, Any]]) -> int:
+        return sum(int(e["up"]) for e in found)
+
+    plain_lines = [by_id[c.request_id] for c, _ in plain if c.request_id in by_id]
+    return {
+        "writes": len(writes),
+        "bytesUp": _summary([up(found) for _, found in writes]),
+        "s3Requests": _summary([len(found) for _, found in writes]),
+        "compactions": len(compacting),
+        "compactionBytesUp": _summary([up(found) for _, found in compacting]),
+        "compactionS3Requests": _summary([len(found) for _, found in compacting]),
+        "plain": {
+            "writes": len(plain),
+            "s3RequestsMax": max((len(found) for _, found in plain), default=0),
+            "methods": dict(Counter(e["method"] for _, found in plain for e in found)),
+            "bytesDown": sum(int(e["down"]) for _, found in plain for e in found),
+            "cache": dict(Counter(str(line["cache"]) for line in plain_lines)),
+            "requestLines": len(plain_lines),
+        },
+        # Requests no call was in flight for (work the app did in the background).
+        "between": {"s3Requests": len(between), "bytesUp": up(between)},
     }
