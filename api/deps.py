@@ -1,4 +1,9 @@
-"""Request dependencies, each declared once as an ``Annotated`` alias."""
+"""Request dependencies, each declared once as an ``Annotated`` alias.
+
+A dependency that does not block is ``async``: FastAPI runs a plain ``def`` in its
+thread pool, a hop per dependency on every request. Those that wait on a store
+(building the services on first use, the token's checks) stay plain functions.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from storage.session import S3SQLiteSession
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -36,18 +41,18 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> S3SQLiteSession:
+async def get_session(services: ServicesDep) -> S3SQLiteSession:
     return services.session
 
 
-def get_accounts(services: ServicesDep) -> Accounts:
+async def get_accounts(services: ServicesDep) -> Accounts:
     return services.accounts
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
-def get_signed_claims(
+async def get_signed_claims(
     accounts: AccountsDep, token: Annotated[str | None, Depends(_bearer)]
 ) -> TokenClaims:
     """The claims of a token whose signature holds: not yet trusted (``Authenticated``)."""
@@ -70,11 +75,11 @@ def get_authenticated(
 Authenticated = Annotated[tuple[User, TokenClaims], Depends(get_authenticated)]
 
 
-def get_current_user(authenticated: Authenticated) -> User:
+async def get_current_user(authenticated: Authenticated) -> User:
     return authenticated[0]
 
 
-def get_current_claims(authenticated: Authenticated) -> TokenClaims:
+async def get_current_claims(authenticated: Authenticated) -> TokenClaims:
     return authenticated[1]
 
 
@@ -84,7 +89,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 CurrentClaims = Annotated[TokenClaims, Depends(get_current_claims)]
 
 
-def get_new_collection(request: Request) -> Callable[[], bytes]:
+async def get_new_collection(request: Request) -> Callable[[], bytes]:
     """Makes a new learner's first collection (with the starter deck, when one is set)."""
     new_collection: Callable[[], bytes] = request.app.state.new_collection
     return new_collection
@@ -93,7 +98,7 @@ def get_new_collection(request: Request) -> Callable[[], bytes]:
 NewCollectionDep = Annotated[Callable[[], bytes], Depends(get_new_collection)]
 
 
-def get_arrived_at() -> float:
+async def get_arrived_at() -> float:
     """When the request reached its dependencies: what its reads must be current as of."""
     return time.time()
 
@@ -101,7 +106,7 @@ def get_arrived_at() -> float:
 ArrivedAt = Annotated[float, Depends(get_arrived_at)]
 
 
-def get_prefetch(
+async def get_prefetch(
     request: Request, session: SessionDep, claims: SignedClaims
 ) -> Future[float] | None:
     """For a GET, the collection's revalidation, started once the token's signature
@@ -118,7 +123,7 @@ PrefetchDep = Annotated[Future[float] | None, Depends(get_prefetch)]
 # FastAPI resolves these in order: the arrival time, then the revalidation (after the
 # signature), then the token's checks while it runs. The routes get the collection
 # only once the checks have passed.
-def get_user_collection(
+async def get_user_collection(
     session: SessionDep,
     arrived_at: ArrivedAt,
     prefetch: PrefetchDep,
