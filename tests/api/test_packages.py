@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from api.user_collection import collection_key
-from storage.objects import StoredObject
 from tests.support.api_rig import Rig
+from tests.support.stored import stored_collection
 
 
 @pytest.fixture
@@ -29,9 +29,8 @@ def alice(rig: Rig) -> dict[str, str]:
 
 
 def stored(rig: Rig, username: str) -> bytes:
-    result = rig.store.get(collection_key(username))
-    assert isinstance(result, StoredObject)
-    return result.body
+    """The current collection as stored (the snapshot with its log applied)."""
+    return stored_collection(rig.store, collection_key(username))
 
 
 def package_notes(content: bytes, tmp_path: Path) -> list[str]:

@@ -9,8 +9,8 @@ import pytest
 from anki.collection import Collection
 
 from api.user_collection import collection_key
-from storage.objects import StoredObject
 from tests.support.api_rig import Rig
+from tests.support.stored import stored_collection
 
 pytestmark = pytest.mark.interop
 
@@ -43,10 +43,10 @@ def test_anki_sees_what_the_api_made(rig: Rig, tmp_path: Path) -> None:
     delete(f"/api/decks/{doomed['id']}", headers=h)
     ours = {(d["id"], d["name"]) for d in rig.client.get("/api/decks", headers=h).json()["decks"]}
 
-    stored = rig.store.get(collection_key("alice"))
-    assert isinstance(stored, StoredObject)
+    # The collection as stored: the snapshot with the page log applied, as a fresh
+    # instance reads it.
     path = tmp_path / "copy.anki2"
-    path.write_bytes(stored.body)
+    path.write_bytes(stored_collection(rig.store, collection_key("alice")))
     shutil.copy(path, tmp_path / "pristine.anki2")
 
     col = Collection(str(path))
