@@ -140,7 +140,7 @@ any_op = st.one_of(
     st.tuples(st.just("savepoint"), st.integers(1, 20), st.integers(0, 3000), seeds),
     st.tuples(st.just("vacuum"), st.integers(0, 30), st.just(0), seeds),
 )
-# Only ever more: the database never has a free page.
+# Only ever more: the database rarely has a free page (b-tree balancing can free one).
 growing_op = st.one_of(
     st.tuples(st.just("insert"), st.integers(1, 30), st.integers(0, 5000), seeds),
     st.tuples(st.just("create"), st.integers(0, 3), st.integers(0, 20), seeds),
@@ -360,8 +360,12 @@ def test_a_file_write_without_free_pages_logs_every_page_it_changed(
     start: Start, history: list[Transaction]
 ) -> None:
     with database(start) as path:
+        assert struct.unpack(">I", path.read_bytes()[36:40]) == (0,)  # no free page
         for transaction in history:
-            assert struct.unpack(">I", path.read_bytes()[36:40]) == (0,)  # no free page
+            if struct.unpack(">I", path.read_bytes()[36:40]) != (0,):
+                # Balancing a b-tree can free a page even when only rows are added
+                # (an index of large keys): the rest is the general test's case.
+                break
             check_file_write(path, transaction, complete=True)
 
 
