@@ -15,16 +15,28 @@ The hierarchy, what each exception means, and what a caller should do::
     │                       changed (a session checks a write whose outcome is unknown
     │                       before raising this); try again later (HTTP 503).
     ├── WriteConflict       other writers won every attempt of
-    │                       ``S3SQLiteSession.write``; the change was not applied.
-    │                       Try again (HTTP 409).
+    │                       ``S3SQLiteSession.write`` (or of a ``MediaStore`` index
+    │                       change); the change was not applied. Try again (HTTP 409).
     ├── CorruptDatabase     the stored object is not a SQLite database, or fails
     │                       ``PRAGMA quick_check``. Nothing will overwrite it; report
     │                       it (HTTP 500) so that an operator restores an earlier
     │                       version.
     ├── ObjectExists        ``S3SQLiteSession.create`` found the object already there
     │                       and left it untouched. Use the one that exists.
-    └── TooLarge            an object is bigger than the caller allows (a download
-                            past its ``max_bytes``). Refuse it (HTTP 413).
+    ├── TooLarge            an object is bigger than the caller allows (a download
+    │   │                   past its ``max_bytes``). Refuse it (HTTP 413).
+    │   └── MediaTooLarge   a media file is bigger than ``MediaLimits.max_file_bytes``
+    │                       (storage/media.py); nothing was stored. HTTP 413.
+    ├── MediaNotFound       (an ObjectNotFound) the learner has no media file of that
+    │                       name. HTTP 404.
+    ├── MediaNameRefused    (also a ValueError) a media file name that is empty, ``.``
+    │                       or ``..``, holds a path separator or NUL, is not valid
+    │                       Unicode, or is left empty by normalisation; nothing was
+    │                       stored. HTTP 400.
+    ├── TooManyMediaFiles   storing the files would take the learner past
+    │                       ``MediaLimits.max_files``; nothing was stored. HTTP 413.
+    └── CorruptMediaIndex   a learner's media index is not the JSON storage/media.py
+                            writes. Nothing will overwrite it; report it (HTTP 500).
 
     DiskTrouble             not a StorageError, and never raised to callers: the local
                             disk failed (full, I/O error) under the session, which
@@ -70,18 +82,43 @@ class TooLarge(StorageError):
     """The object is bigger than the caller allows."""
 
 
+class MediaTooLarge(TooLarge):
+    """A media file is bigger than the learner's limit; nothing was stored."""
+
+
+class MediaNotFound(ObjectNotFound):
+    """The learner has no media file of that name."""
+
+
+class MediaNameRefused(StorageError, ValueError):
+    """A media file name that can never be stored (see ``normalize_media_name``)."""
+
+
+class TooManyMediaFiles(StorageError):
+    """Storing the files would exceed the learner's file count; nothing was stored."""
+
+
+class CorruptMediaIndex(StorageError):
+    """A media index that is not what storage/media.py writes."""
+
+
 class DiskTrouble(Exception):
     """The local disk failed us (full, I/O error): work in memory instead."""
 
 
 __all__ = [
     "CorruptDatabase",
+    "CorruptMediaIndex",
     "DiskTrouble",
+    "MediaNameRefused",
+    "MediaNotFound",
+    "MediaTooLarge",
     "ObjectExists",
     "ObjectNotFound",
     "PreconditionFailed",
     "StorageError",
     "StoreUnavailable",
     "TooLarge",
+    "TooManyMediaFiles",
     "WriteConflict",
 ]
