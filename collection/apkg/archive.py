@@ -4,12 +4,22 @@ Nothing is ever extracted by name: the zip's directory is checked first (member 
 from the end record, before `zipfile` builds its index; only known member names;
 no symlinks, directories, duplicates or encrypted entries), then the one collection
 member is streamed into a private directory with every byte counted, through zstd for
-the current format. Media files (members `0`, `1`, ...) are only counted: Javumbo keeps
-no media.
+the current format.
+
+Media files are members `0`, `1`, ... named by the media list: a JSON map
+`{"0": "name"}` in legacy packages (raw members), a zstd-compressed protobuf
+`MediaEntries` in current ones (zstd-compressed members, the member number being the
+entry's position in the list). When asked for, every listed file whose name is safe
+(`collection.media.safe_media_name`) is streamed once through SHA-1 with its bytes
+counted against the same per-member cap, so that a package whose media would exceed
+the caps is refused before anything is stored; unsafe names, members that are missing
+and second files under one name are skipped and counted. The files themselves are
+read later, one at a time, by `open_media`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -18,7 +28,7 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
@@ -29,6 +39,7 @@ import zstandard
 
 from collection.apkg.protobuf import Message
 from collection.errors import MalformedPackage, NotAPackage, PackageTooLarge, ProtobufError
+from collection.media import safe_media_name
 
 MiB: Final = 1024 * 1024
 
@@ -82,10 +93,22 @@ _COLLECTION_MEMBER: Final = {
 
 
 @dataclass(frozen=True, slots=True)
+class MediaEntry:
+    """A media file of the package, checked: its safe name, member, content hash, size."""
+
+    name: str
+    member: str
+    sha1: str  # lowercase hex, of the content as read (not as the list declares it)
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class ExtractedPackage:
     collection: Path
     version: Version
-    media_files: int  # media members in the package (never extracted)
+    media: tuple[MediaEntry, ...]  # empty unless media were asked for
+    media_listed: int  # entries in the package's media list
+    media_skipped: int  # unsafe names, missing members, a name twice (when asked for)
 
 
 def _declared_entry_count(fp: IO[bytes]) -> int:
@@ -188,21 +211,23 @@ def _zstd_reader(source: IO[bytes]) -> zstandard.ZstdDecompressionReader:
     return decompressor.stream_reader(source, read_size=_CHUNK, read_across_frames=True)
 
 
-def _check_zstd_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> None:
+def _check_zstd_header(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, what: str = "collection"
+) -> None:
     """Refuse a frame that declares more than `limit` bytes before decompressing any."""
     with _open_member(archive, info, limit) as member:
         header = member.read(_ZSTD_MAX_HEADER)
     try:
         params = zstandard.get_frame_parameters(header)
     except zstandard.ZstdError as exc:
-        raise MalformedPackage(f"The package's collection is not zstd data ({exc}).") from exc
+        raise MalformedPackage(f"The package's {what} is not zstd data ({exc}).") from exc
     if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > limit:
         raise PackageTooLarge(
-            f"The collection in the package unpacks to {params.content_size} bytes;"
+            f"The {what} in the package unpacks to {params.content_size} bytes;"
             f" the limit is {limit}."
         )
     if params.window_size > _MAX_ZSTD_WINDOW:
-        raise MalformedPackage("The package's collection asks for an unusually large zstd window.")
+        raise MalformedPackage(f"The package's {what} asks for an unusually large zstd window.")
 
 
 def _read_zstd_small(data: bytes, limit: int, what: str) -> bytes:
@@ -236,34 +261,97 @@ def _version(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> V
         ) from None
 
 
-def _count_media(
+def _media_list(
     archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], version: Version
-) -> int:
-    """The number of media files, after checking that the media list is well formed."""
-    files = sum(1 for name in members if _MEDIA_MEMBER.fullmatch(name))
+) -> list[tuple[str, str | None]]:
+    """The media list as (member, name) pairs, after checking that it is well formed;
+    the member is None for a legacy key that names no member."""
     info = members.get(MEDIA)
     if info is None:
-        return files
+        return []
     raw = _read_small(archive, info, _MAX_MEDIA_LIST_BYTES)
+    listed: list[tuple[str, str | None]] = []
     try:
         if version is Version.LATEST:
             entries = Message(_read_zstd_small(raw, _MAX_MEDIA_LIST_BYTES, "The media list"))
-            for entry in entries.messages(1):
-                entry.string(1)
+            for index, entry in enumerate(entries.messages(1)):
+                listed.append((entry.string(1), str(index)))
         else:
-            listed = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-            if not isinstance(listed, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in listed.items()
+            mapping = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+            if not isinstance(mapping, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
             ):
                 raise ValueError("not a map of file names")
+            for key, name in mapping.items():
+                member = str(int(key)) if _MEDIA_MEMBER.fullmatch(key) else None
+                listed.append((name, member))
     except (ProtobufError, zstandard.ZstdError, ValueError, RecursionError) as exc:
         raise MalformedPackage(f"The package's media list is damaged ({exc}).") from exc
-    return files
+    return listed
 
 
-def extract_package(package: Path, directory: Path, limits: ImportLimits) -> ExtractedPackage:
+@contextmanager
+def _media_stream(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, version: Version, limit: int
+) -> Iterator[IO[bytes]]:
+    """A media member's content: raw in legacy packages, through zstd in current ones."""
+    if version is Version.LATEST and info.file_size:
+        _check_zstd_header(archive, info, limit, f"media file {info.filename!r}")
+    with _open_member(archive, info, limit) as member:
+        if version is Version.LATEST and info.file_size:
+            with _zstd_reader(member) as reader:
+                yield reader
+        else:
+            yield member
+
+
+def _hash_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, version: Version, limit: int
+) -> tuple[str, int]:
+    digest = hashlib.sha1(usedforsecurity=False)
+    size = 0
+    with _media_stream(archive, info, version, limit) as stream:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise PackageTooLarge(
+                    f"The media file {info.filename!r} in the package unpacks to more than"
+                    f" {limit} bytes."
+                )
+            digest.update(chunk)
+    return digest.hexdigest(), size
+
+
+def _check_media(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    version: Version,
+    listed: list[tuple[str, str | None]],
+    limits: ImportLimits,
+) -> tuple[tuple[MediaEntry, ...], int]:
+    """The package's usable media files (each read once, hashed and counted), and how
+    many listed files were skipped."""
+    entries: list[MediaEntry] = []
+    names: set[str] = set()
+    skipped = 0
+    for raw_name, member in sorted(listed, key=lambda e: (e[1] is None, int(e[1] or 0))):
+        name = safe_media_name(raw_name)
+        info = None if member is None else members.get(member)
+        if name is None or info is None or name in names:
+            skipped += 1
+            continue
+        names.add(name)
+        sha1, size = _hash_member(archive, info, version, limits.max_bytes)
+        entries.append(MediaEntry(name, info.filename, sha1, size))
+    return tuple(entries), skipped
+
+
+def extract_package(
+    package: Path, directory: Path, limits: ImportLimits, *, media: bool = False
+) -> ExtractedPackage:
     """Check `package` and write its collection database into `directory` (private,
-    created by the caller), as `directory/collection.db`."""
+    created by the caller), as `directory/collection.db`. With `media`, also check and
+    hash every media file the package lists (read them with `open_media`)."""
     try:
         with open(package, "rb") as fp:
             entries = _declared_entry_count(fp)
@@ -273,7 +361,7 @@ def extract_package(package: Path, directory: Path, limits: ImportLimits) -> Ext
                 )
             fp.seek(0)
             with zipfile.ZipFile(fp) as archive:
-                return _extract(archive, directory, limits)
+                return _extract(archive, directory, limits, media)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -284,17 +372,19 @@ def extract_package(package: Path, directory: Path, limits: ImportLimits) -> Ext
     ) as exc:
         raise MalformedPackage(f"The package's zip structure is damaged ({exc}).") from exc
     except zstandard.ZstdError as exc:
-        raise MalformedPackage(f"The package's collection is damaged ({exc}).") from exc
+        raise MalformedPackage(f"The package's collection or media are damaged ({exc}).") from exc
 
 
-def _extract(archive: zipfile.ZipFile, directory: Path, limits: ImportLimits) -> ExtractedPackage:
+def _extract(
+    archive: zipfile.ZipFile, directory: Path, limits: ImportLimits, media: bool
+) -> ExtractedPackage:
     members = _members(archive, limits)
     version = _version(archive, members)
     name = _COLLECTION_MEMBER[version]
     info = members.get(name)
     if info is None:
         raise NotAPackage(f"This package has no {name} (its collection) in it.")
-    media_files = _count_media(archive, members, version)
+    listed = _media_list(archive, members, version)
 
     if version is Version.LATEST:
         _check_zstd_header(archive, info, limits.max_bytes)
@@ -307,4 +397,33 @@ def _extract(archive: zipfile.ZipFile, directory: Path, limits: ImportLimits) ->
                     _copy_counted(reader, out, limits.max_bytes, "The collection")
             else:
                 _copy_counted(member, out, limits.max_bytes, "The collection")
-    return ExtractedPackage(target, version, media_files)
+    if not media:
+        return ExtractedPackage(target, version, (), len(listed), len(listed))
+    entries, skipped = _check_media(archive, members, version, listed, limits)
+    return ExtractedPackage(target, version, entries, len(listed), skipped)
+
+
+MediaReader = Callable[[MediaEntry], bytes]
+
+
+@contextmanager
+def open_media(package: Path, version: Version, limits: ImportLimits) -> Iterator[MediaReader]:
+    """A reader of the media files `extract_package` checked in `package`: each call
+    returns one file's content, read from the package then, within the same cap and
+    with the same SHA-1 as when it was checked."""
+    try:
+        with open(package, "rb") as fp, zipfile.ZipFile(fp) as archive:
+
+            def read(entry: MediaEntry) -> bytes:
+                info = archive.getinfo(entry.member)
+                out = io.BytesIO()
+                with _media_stream(archive, info, version, limits.max_bytes) as stream:
+                    _copy_counted(stream, out, limits.max_bytes, repr(entry.member))
+                data = out.getvalue()
+                if hashlib.sha1(data, usedforsecurity=False).hexdigest() != entry.sha1:
+                    raise MalformedPackage(f"The media file {entry.name!r} changed while read.")
+                return data
+
+            yield read
+    except (zipfile.BadZipFile, KeyError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        raise MalformedPackage(f"The package's media are damaged ({exc}).") from exc

@@ -1,8 +1,9 @@
 """Exporting the collection, or one deck and its subdecks, as an `.apkg` Anki imports.
 
 The package is the legacy format every current Anki reads: a zip holding
-`collection.anki2` (schema 11, which is our own layout) and `media` (`{}`: Javumbo
-keeps no media). Like Anki's exporters with "include scheduling" on, it keeps the
+`collection.anki2` (schema 11, which is our own layout), the media files as members
+`0`, `1`, ... and `media`, the JSON map from member to file name (`{"0": "a.jpg"}`).
+Like Anki's exporters with "include scheduling" on, it keeps the
 cards' scheduling, the review log, the deck options groups of the exported decks and
 the `col` row (its `crt` is what importers rebase review days on); sync state is
 dropped (every `usn` is 0, no graves).
@@ -11,10 +12,17 @@ A deck export holds the cards of that deck and its subdecks (also those lent to 
 filtered deck elsewhere, which go back home in the package, as Anki's exporter does
 when the filtered deck is not exported), their notes, the note types they use, those
 decks with their parents and options groups, and the review log of those cards.
+
+Media, given a `MediaSource`, are what Anki's exporter gathers (rslib
+`import_export/gather.rs`): the files the exported notes' fields reference (media and
+sound tags, LaTeX images) and the `_` files of the exported note types' CSS and
+templates, each a plain file name; a name the source does not have is left out.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import shutil
 import sqlite3
@@ -30,6 +38,12 @@ from typing import Any, BinaryIO, Final
 
 from collection.col import Col
 from collection.decks import DeckIndex, name_key, return_cards_home
+from collection.media import (
+    MediaSource,
+    is_safe_name,
+    note_media_references,
+    notetype_media_references,
+)
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID
 
 APP_NAME: Final = "Javumbo"
@@ -47,6 +61,7 @@ class ExportSummary:
     note_types: int
     deck_configs: int
     revlog: int
+    media_files: int = 0
 
 
 def export_filename(deck_name: str | None, now: float) -> str:
@@ -69,13 +84,16 @@ def export_package(
     *,
     deck_id: int | None = None,
     now: float,
+    media: MediaSource | None = None,
 ) -> ExportSummary:
     """Write an `.apkg` of the collection on `conn` (read-only is enough), or of deck
-    `deck_id` and its subdecks (DeckNotFound if there is none), to `out`.
+    `deck_id` and its subdecks (DeckNotFound if there is none), to `out`, with the
+    media files it references that `media` has (none without a source).
 
     The collection is copied with SQLite's backup API into a private temporary
     directory, pruned there, compacted with `VACUUM INTO` and zipped; `conn` is only
-    read. The temporary directory is always removed.
+    read. Media files are read from the source one at a time, as they are zipped. The
+    temporary directory is always removed.
     """
     if deck_id is not None:
         DeckIndex(Col(conn)).get(deck_id)
@@ -89,14 +107,34 @@ def export_package(
             copy.execute("pragma temp_store = memory")
             summary = _prepare(copy, deck_id, now=now)
             copy.commit()
+            names = sorted(media_names(copy)) if media is not None else []
             copy.execute("vacuum into ?", (str(final),))
-        _write_zip(final, out, now)
-        return summary
+        files = _write_zip(final, out, now, names, media)
+        return dataclasses.replace(summary, media_files=files)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _write_zip(collection: Path, out: BinaryIO | Path, now: float) -> None:
+def media_names(conn: sqlite3.Connection) -> set[str]:
+    """The files Anki's exporter would include for the notes and note types on `conn`."""
+    models = {int(k): m for k, m in Col(conn).models.items() if isinstance(m, dict)}
+    names: set[str] = set()
+    for mid, flds in conn.execute("select mid, flds from notes"):
+        svg = bool(models.get(int(mid), {}).get("latexsvg"))
+        names |= note_media_references(str(flds).split("\x1f"), svg)
+    for model in models.values():
+        names |= notetype_media_references(model)
+    return {name for name in names if is_safe_name(name)}
+
+
+def _write_zip(
+    collection: Path,
+    out: BinaryIO | Path,
+    now: float,
+    names: list[str],
+    media: MediaSource | None,
+) -> int:
+    """Zip the collection and the media files `media` has of `names`; how many it had."""
     stamp = max(time.gmtime(now)[:6], (1980, 1, 1, 0, 0, 0))  # zip dates start in 1980
 
     def member(name: str) -> zipfile.ZipInfo:
@@ -111,7 +149,16 @@ def _write_zip(collection: Path, out: BinaryIO | Path, now: float) -> None:
             archive.open(member("collection.anki2"), "w", force_zip64=True) as dest,
         ):
             shutil.copyfileobj(source, dest, _CHUNK)
-        archive.writestr(member("media"), "{}")
+        listed: dict[str, str] = {}
+        for name in names:
+            data = None if media is None else media.read(name)
+            if data is None:
+                continue
+            number = str(len(listed))
+            archive.writestr(member(number), data)
+            listed[number] = name
+        archive.writestr(member("media"), json.dumps(listed, ensure_ascii=False))
+    return len(listed)
 
 
 def _ids(values: Any) -> str:

@@ -20,13 +20,24 @@ included, on our schema-11 collection:
   intraday learning times are kept, and new cards take positions after our
   `nextPos` in their package order. Cards in filtered decks go back to their home
   deck first. Review log rows of added cards are added unless their id exists.
-- Media are not kept by Javumbo: the package's media files are counted
-  (`media_files_ignored`), never extracted.
+- Media files, given a `MediaSink` (the learner's media store), are handled as
+  Anki's importer does (rslib `apkg/import/media.rs`): a file whose name the learner
+  already has with the same content is not stored again; one with other content is
+  stored as `name-<sha1 of its content>.ext` (Anki's `add_hash_suffix_to_file_stem`)
+  and the references in the imported notes' fields are rewritten to that name
+  (`replace_media_refs`: media and sound tags). Note type files (`_…`) and LaTeX
+  images (`latex-…`) are never renamed: one the learner already has is kept. Unlike
+  Anki, which copies only files the imported notes reference, every file the
+  package lists is stored; names are checked (`safe_media_name`) and normalized as
+  Anki normalizes them, and references in imported notes follow that normalization.
+  Files with unsafe names or missing members are skipped and counted.
 
-Everything is read and checked before the first write to `conn`; the result is a
-function of (collection, package, `now`) alone, so re-running the import on a
-fresher copy of the collection is safe, and importing a package twice adds nothing.
-The caller commits (and rolls back on an exception).
+Everything is read and checked before the first write to `conn` (every media file
+is read once, within the caps, before the plan is made); media are handed to the
+sink after the plan is made and before the first write to `conn`. The result is a
+function of (collection, package, `now`, the sink's files) alone, so re-running the
+import on a fresher copy of the collection is safe, and importing a package twice
+adds nothing. The caller commits (and rolls back on an exception).
 """
 
 from __future__ import annotations
@@ -35,11 +46,19 @@ import shutil
 import sqlite3
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from collection.apkg.archive import ImportLimits, extract_package
+from collection.apkg.archive import (
+    ExtractedPackage,
+    ImportLimits,
+    MediaEntry,
+    MediaReader,
+    extract_package,
+    open_media,
+)
 from collection.apkg.checks import SourceDeck
 from collection.apkg.source import (
     MAX_CLOZE_ORD,
@@ -54,6 +73,13 @@ from collection.decks import SEPARATOR, DeckIndex, name_key
 from collection.enums import LOCAL_USN, CardQueue, CardType, NotetypeKind
 from collection.errors import FilteredDeck, MalformedPackage
 from collection.ids import ms
+from collection.media import (
+    MediaSink,
+    hashed_media_name,
+    is_static_media_name,
+    replace_media_references,
+    safe_media_name,
+)
 from collection.scheduler.card import restored_queue
 from collection.scheduler.timing import sched_timing_for_collection
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID
@@ -63,7 +89,9 @@ _DAY_MS: Final = 86_400_000
 
 @dataclass(frozen=True, slots=True)
 class ImportSummary:
-    """What an import did. Media files are counted, never imported."""
+    """What an import did. `media_files_added`: files stored (new, or renamed because
+    the learner has other content under that name); `media_files_skipped`: listed
+    files with unsafe names or missing members, or all of them without a media sink."""
 
     notes_added: int = 0
     notes_updated: int = 0
@@ -72,7 +100,8 @@ class ImportSummary:
     decks_added: int = 0
     note_types_added: int = 0
     revlog_added: int = 0
-    media_files_ignored: int = 0
+    media_files_added: int = 0
+    media_files_skipped: int = 0
 
 
 def import_package(
@@ -81,23 +110,81 @@ def import_package(
     *,
     now: float,
     limits: ImportLimits = ImportLimits(),  # noqa: B008 - immutable
+    media: MediaSink | None = None,
 ) -> ImportSummary:
     """Merge the notes, cards, decks, note types, deck options and review history of an
-    Anki package into the collection on `conn` (read-write; the caller commits).
+    Anki package into the collection on `conn` (read-write; the caller commits), and
+    its media files into `media`.
 
-    Media files are not imported (Javumbo keeps no media): they are only counted, in
-    `media_files_ignored`. Raises NotAPackage, PackageTooLarge or MalformedPackage
-    (`collection.errors`) before anything is written. The package is unpacked in
-    a private temporary directory that is always removed.
+    Without `media`, media files are not imported, only counted as skipped. Raises
+    NotAPackage, PackageTooLarge or MalformedPackage (`collection.errors`) before
+    anything is written or stored. The package is unpacked in a private temporary
+    directory that is always removed; media files are read from the package one at a
+    time, as the sink takes them.
     """
+    package = Path(package)
     workdir = Path(tempfile.mkdtemp(prefix="javumbo-import-"))
     try:
-        extracted = extract_package(Path(package), workdir, limits)
+        extracted = extract_package(package, workdir, limits, media=media is not None)
         with open_source(extracted.collection) as source:
             plan = _Planner(conn, source, now).plan()
-            return _apply(conn, source, plan, extracted.media_files, now=now)
+            media_plan = _MediaPlan.make(extracted, media)
+            if media is not None and media_plan.to_store:
+                with open_media(package, extracted.version, limits) as reader:
+                    media.add_many(media_plan.files(reader))
+            return _apply(conn, source, plan, media_plan, now=now)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class _MediaPlan:
+    """Which package media files are stored under which names, and how references in
+    imported notes change (Anki's `prepare_media` and `munge_media`)."""
+
+    enabled: bool = False
+    renames: dict[str, str] = field(default_factory=dict)  # package name -> stored name
+    to_store: list[tuple[str, MediaEntry]] = field(default_factory=list)
+    skipped: int = 0
+
+    @classmethod
+    def make(cls, extracted: ExtractedPackage, sink: MediaSink | None) -> _MediaPlan:
+        if sink is None:
+            return cls(skipped=extracted.media_skipped)
+        plan = cls(enabled=True, skipped=extracted.media_skipped)
+        stored: set[str] = set()
+        for entry in extracted.media:
+            name = entry.name
+            existing = sink.sha1_of(name)
+            if existing is not None and is_static_media_name(name):
+                continue  # Anki keeps the learner's note type file or LaTeX image
+            if existing is not None and existing.lower() != entry.sha1:
+                name = hashed_media_name(name, entry.sha1)
+                plan.renames[entry.name] = name
+                existing = sink.sha1_of(name)
+            if existing is not None and existing.lower() == entry.sha1:
+                continue  # the learner has this file already
+            if name not in stored:
+                stored.add(name)
+                plan.to_store.append((name, entry))
+        return plan
+
+    def files(self, read: MediaReader) -> Iterator[tuple[str, bytes]]:
+        for name, entry in self.to_store:
+            yield name, read(entry)
+
+    def rename_reference(self, name: str) -> str | None:
+        """The new name of a reference in an imported note's field, or None."""
+        normalized = safe_media_name(name)
+        if normalized is None:
+            return None
+        new = self.renames.get(normalized, normalized)
+        return new if new != name else None
+
+    def munge(self, fields: list[str]) -> list[str]:
+        if not self.enabled:
+            return fields
+        return [replace_media_references(f, self.rename_reference) for f in fields]
 
 
 # --- planning (reads only) --------------------------------------------------------------
@@ -505,9 +592,14 @@ def _shift(card: CardRow, plan: _Plan) -> CardRow:
 
 
 def _apply(
-    conn: sqlite3.Connection, source: SourceCollection, plan: _Plan, media: int, *, now: float
+    conn: sqlite3.Connection,
+    source: SourceCollection,
+    plan: _Plan,
+    media: _MediaPlan,
+    *,
+    now: float,
 ) -> ImportSummary:
-    added, updated = _write_notes(conn, source, plan)
+    added, updated = _write_notes(conn, source, plan, media)
     cards_added = _write_cards(conn, source, plan)
     revlog_added = _write_revlog(conn, source, plan)
     if plan.col.changed:
@@ -522,12 +614,13 @@ def _apply(
         decks_added=plan.decks_added,
         note_types_added=plan.note_types_added,
         revlog_added=revlog_added,
-        media_files_ignored=media,
+        media_files_added=len(media.to_store),
+        media_files_skipped=media.skipped,
     )
 
 
 def _write_notes(
-    conn: sqlite3.Connection, source: SourceCollection, plan: _Plan
+    conn: sqlite3.Connection, source: SourceCollection, plan: _Plan, media: _MediaPlan
 ) -> tuple[int, int]:
     """Add the planned new notes and update the planned newer ones; (added, updated)."""
     models = plan.col.models
@@ -541,6 +634,7 @@ def _write_notes(
             if target is None:
                 continue
         mid = plan.model_ids[note.mid]
+        note = note._replace(fields=media.munge(note.fields))
         flds, tags, sort_field, checksum = _note_values(note, models[str(mid)], normalize)
         if updating:
             conn.execute(

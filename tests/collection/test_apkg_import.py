@@ -79,7 +79,7 @@ def test_an_anki_package_arrives_whole(
         # Basic lands on our Basic; the other three are new to us
         note_types_added=3,
         revlog_added=anki.revlog_count,
-        media_files_ignored=anki.media_files,
+        media_files_skipped=anki.media_files,  # no media store given
     )
     view = view_of(ours, our_today(ours, now))
     assert view.today == OUR_AGE_DAYS and anki.view.today == 0
@@ -125,7 +125,7 @@ def test_importing_twice_adds_nothing(
     _import(ours, anki.packages[fmt], now)
     before = dump(ours)
     again = _import(ours, anki.packages[fmt], now + 60)
-    assert again == ImportSummary(notes_skipped=anki.note_count, media_files_ignored=1)
+    assert again == ImportSummary(notes_skipped=anki.note_count, media_files_skipped=1)
     assert dump(ours) == before
 
 
