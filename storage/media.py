@@ -192,8 +192,9 @@ def normalize_media_name(name: str) -> str:
     6. past 120 UTF-8 bytes, the extension (after the last dot) is cut to 10 bytes and
        the stem to fit, on character boundaries, then step 5 again.
 
-    Anki keeps case, and so does this (though the Anki library's ``add_media_file``
-    also lower-cases the names it writes).
+    ``normalize_filename`` keeps case, and so does this; so does a media sync, which
+    stores names that are already normal as they come. (The anki library lower-cases
+    the names it writes itself: ``add_media_file``, and the renames of a media check.)
     """
     if not isinstance(name, str):
         raise MediaNameRefused(f"a media file name is text, not {type(name).__name__}")
