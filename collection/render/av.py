@@ -9,12 +9,15 @@ its options normalised. A TTS tag without `lang` becomes an error message in bra
 
 from __future__ import annotations
 
+import bisect
 import math
+import re
 import struct
 from dataclasses import dataclass
 from typing import Final
 
 from collection.render.errors import isolate
+from collection.render.scan import NextMatch
 from collection.text import decode_entities, strip_html
 
 _BLANK: Final = "blank"
@@ -113,7 +116,18 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.last_close_bracket = text.rfind("]")
-        self.last_closing: dict[str, int] = {}
+        # Every closing tag `[/anki:NAME]` in the text: NAME -> its positions.
+        self.closings: dict[str, list[int]] = {}
+        pos = 0
+        while (start := text.find("[/anki:", pos)) >= 0:
+            close = text.find("]", start + 7)
+            if close < 0:
+                break
+            self.closings.setdefault(text[start + 7 : close], []).append(start)
+            pos = start + 1
+        self.longest_name = max((len(name) for name in self.closings), default=-1)
+        self.name_end = NextMatch(text, re.compile(r"[\] \t\r\n]"))
+        self.close_bracket = NextMatch(text, "]")
 
     def sound_at(self, pos: int) -> tuple[str, int] | None:
         text = self.text
@@ -122,7 +136,7 @@ class _Parser:
         start = pos + 7
         if self.last_close_bracket <= start:
             return None
-        close = text.find("]", start)
+        close = self.close_bracket.find(start)
         if close <= start:
             return None
         return text[start:close], close + 1
@@ -132,10 +146,11 @@ class _Parser:
         if not text.startswith("[anki:", pos):
             return None
         start = pos + 6
-        end = start
         size = len(text)
-        while end < size and text[end] not in "] \t\r\n":
-            end += 1
+        end = self.name_end.find(start)
+        end = size if end < 0 else end
+        if end - start > self.longest_name:
+            return None  # no closing tag has so long a name
         name = text[start:end]
         if not name:
             return None
@@ -167,14 +182,13 @@ class _Parser:
         if not text.startswith("]", pos):
             return None
         content_start = pos + 1
-        closing = f"[/anki:{name}]"
-        last = self.last_closing.get(name)
-        if last is None:
-            last = self.last_closing[name] = text.rfind(closing)
-        if last < content_start:
+        closings = self.closings.get(name, [])
+        index = bisect.bisect_left(closings, content_start)
+        if index == len(closings):
             return None
-        close = text.find(closing, content_start)
-        return _Directive(name, options, text[content_start:close]), close + len(closing)
+        close = closings[index]
+        closing_len = len(name) + 8
+        return _Directive(name, options, text[content_start:close]), close + closing_len
 
 
 def _write_option(key: str, value: str) -> str:

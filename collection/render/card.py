@@ -6,7 +6,8 @@ Fields are the note's fields plus the special fields Anki adds where no note fie
 has the name: Tags, Type, Subdeck, Deck, CardFlag, Card, CardID, and `cN` ("1") for
 the card's own cloze number. `{{FrontSide}}` on the answer is the question after its
 sounds became `[anki:play:q:N]`. A template error replaces both sides with Anki's
-message; an empty question gets Anki's "front is blank" (or "no cloze N") message.
+message (after an empty style block); an empty question gets Anki's "front is
+blank" (or "no cloze N") message.
 """
 
 from __future__ import annotations
@@ -214,10 +215,9 @@ def render_card(
             aparts = _render(parsed_a, field_map, nonempty, FilterContext(card_ord, False))
             qtext = _join(qparts, "")
     except TemplateError as error:
-        message = template_error_html(error, question_side=question_side)
-        return RenderedCard(
-            f"<style>{css}</style>{message}", f"<style>{css}</style>{message}", css, (), ()
-        )
+        # Anki shows the message without the note type's CSS (an empty style block).
+        message = "<style></style>" + template_error_html(error, question_side=question_side)
+        return RenderedCard(message, message, css, (), ())
     question, qtags = extract_av_tags(qtext, question_side=True)
     answer, atags = extract_av_tags(_join(aparts, question), question_side=False)
     return RenderedCard(
@@ -230,8 +230,10 @@ def render_card(
 
 
 def _without_style(html: str, css: str) -> str:
-    prefix = f"<style>{css}</style>"
-    return html[len(prefix) :] if html.startswith(prefix) else html
+    for prefix in (f"<style>{css}</style>", "<style></style>"):
+        if html.startswith(prefix):
+            return html[len(prefix) :]
+    return html
 
 
 def question_text(rendered: RenderedCard) -> str:

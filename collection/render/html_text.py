@@ -10,6 +10,7 @@ linear in the input.
 
 from __future__ import annotations
 
+from collection.render.scan import NextMatch
 from collection.render.template import RUST_WHITESPACE
 from collection.text import strip_html, strip_html_preserving_media_filenames
 
@@ -18,9 +19,11 @@ def _spacers_to_spaces(html: str) -> str:
     """`(?i)<br\\s*/?>|<div>|\\n` replaced with a space."""
     out: list[str] = []
     pos, size = 0, len(html)
+    next_lt = NextMatch(html, "<")
+    next_nl = NextMatch(html, "\n")
     while pos < size:
-        lt = html.find("<", pos)
-        nl = html.find("\n", pos)
+        lt = next_lt.find(pos)
+        nl = next_nl.find(pos)
         candidates = [p for p in (lt, nl) if p >= 0]
         if not candidates:
             break
@@ -59,9 +62,10 @@ def _replace_bracketed(text: str, opening: str, closing: str, keep_inner: bool) 
     the inner text."""
     out: list[str] = []
     pos = 0
+    next_close = NextMatch(text, "]")
     while (start := text.find(opening, pos)) >= 0:
         inner = start + len(opening)
-        close = text.find("]", inner)
+        close = next_close.find(inner)
         if close < 0:
             break
         if close == inner or not text.startswith(closing, close):

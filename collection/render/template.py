@@ -19,6 +19,7 @@ from collection.render.errors import (
     ConditionalNotOpen,
     TemplateError,
 )
+from collection.render.scan import NextMatch
 
 # What Rust's `char::is_whitespace` (the Unicode White_Space property) accepts; Python's
 # `str.isspace` also takes U+001C..U+001F, so `str.strip()` without arguments differs.
@@ -107,13 +108,15 @@ def _tokens(template: str) -> list[_Token]:
     # last occurrence tells whether any later opening can still be closed.
     last_end = template.rfind(end_tag)
     last_comment_end = template.rfind(COMMENT_END)
+    next_handle = NextMatch(template, start_tag)
+    next_comment = NextMatch(template, COMMENT_START)
     out: list[_Token] = []
     pos, size = 0, len(template)
     while pos < size:
-        handle = template.find(start_tag, pos)
+        handle = next_handle.find(pos)
         if handle >= 0 and last_end < handle + len(start_tag):
             handle = -1
-        comment = template.find(COMMENT_START, pos)
+        comment = next_comment.find(pos)
         if comment >= 0 and last_comment_end < comment + len(COMMENT_START):
             comment = -1
         if handle < 0 and comment < 0:

@@ -124,6 +124,15 @@ NOTES: tuple[NoteCase, ...] = (
     NoteCase("basic-zwsp-front", "Basic", ("\u200b", "back")),
     NoteCase("basic-html", "Basic", ('<b>bold</b> &amp; <img src="pic.png">', "a<br>b")),
     NoteCase("basic-sounds", "Basic", ("[sound:one.mp3] q [sound:two.mp3]", "[sound:a&amp;b.mp3]")),
+    NoteCase(
+        "basic-directives",
+        "Basic",
+        (
+            "[anki:tts]x[/anki:tts] [anki:tts lang=en_US speed=fast]y [...][/anki:tts]"
+            " [anki:foo\na=b]z[/anki:foo] [sound:] [sound:dir/f.mp3] [anki:tts lang=x",
+            '[anki:tts lang=de_DE voices="a b" x=1]<div>z</div>w&amp;[/anki:tts][sound:[x]',
+        ),
+    ),
     NoteCase("basic-rtl", "Basic", ("مرحبا بالعالم", "שלום עולם")),
     NoteCase("basic-cjk", "Basic", ("日本語のテキスト", "中文文本"), tags=("日本語",)),
     NoteCase("basic-deck", "Basic", ("f", "b"), tags=("a", "b::c"), deck="Parent::Child"),
