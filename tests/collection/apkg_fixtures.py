@@ -305,3 +305,60 @@ def files_under(directory: Path) -> list[Path]:
 
 
 Builder = Callable[[Path], Path]
+
+
+# --- media ---------------------------------------------------------------------------
+
+MEDIA_FILES: dict[str, bytes] = {
+    "pic.png": b"\x89PNG a picture",
+    "say hi.mp3": b"ID3 a greeting",
+    "a&b.jpg": b"\xff\xd8 an ampersand",
+    "_font.woff": b"wOFF a font",
+}
+MEDIA_FIELDS: dict[str, tuple[str, str]] = {
+    # guid-independent key -> (Front, Back) of a Basic note
+    "picture": ('<img src="pic.png">', "[sound:say hi.mp3]"),
+    "entity": ("<img src='a&amp;b.jpg'>", "an ampersand"),
+    "plain": ("no media", "here"),
+}
+FONT_CSS = '@font-face { font-family: f; src: url("_font.woff"); }'
+
+
+@dataclass(frozen=True)
+class AnkiMediaPackages:
+    legacy: Path
+    latest: Path
+
+
+def build_anki_media_packages(directory: Path) -> AnkiMediaPackages:
+    """An Anki collection whose Basic notes reference a picture, a sound and a file
+    named with an entity, and whose Basic note type's CSS uses `_font.woff`; exported
+    by Anki with media, in the legacy and the current package format."""
+    from anki.collection import Collection, ExportAnkiPackageOptions
+
+    directory.mkdir(parents=True, exist_ok=True)
+    col = Collection(str(directory / "media-source.anki2"))
+    try:
+        for name, data in MEDIA_FILES.items():
+            assert col.media.write_data(name, data) == name
+        col.media.write_data("unused.png", b"nobody uses me")
+        basic = col.models.by_name("Basic")
+        basic["css"] += FONT_CSS
+        col.models.update_dict(basic)
+        for front, back in MEDIA_FIELDS.values():
+            note = col.new_note(col.models.by_name("Basic"))
+            note["Front"], note["Back"] = front, back
+            col.add_note(note, col.decks.id("Media"))
+        paths = {}
+        for legacy in (True, False):
+            paths[legacy] = directory / ("media-legacy.apkg" if legacy else "media-latest.apkg")
+            col.export_anki_package(
+                out_path=str(paths[legacy]),
+                options=ExportAnkiPackageOptions(
+                    with_scheduling=False, with_deck_configs=False, with_media=True, legacy=legacy
+                ),
+                limit=None,
+            )
+    finally:
+        col.close()
+    return AnkiMediaPackages(legacy=paths[True], latest=paths[False])
