@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from collection.cards import take_new_positions
 from collection.col import Col
 from collection.decks import DeckIndex
 from collection.enums import BURIED_QUEUES, LOCAL_USN, CardQueue, CardType, RevlogKind
 from collection.errors import CardNotFound, FilteredDeck
 from collection.ids import next_row_id
+from collection.notes import take_new_positions
 from collection.scheduler.card import restored_queue
 
 

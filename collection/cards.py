@@ -12,26 +12,29 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+from collection.card_faces import CardFace, card_face, face_inputs, face_of
 from collection.col import Col, mark_modified
 from collection.decks import DeckIndex, current_deck_id
 from collection.enums import (
     LOCAL_USN,
-    CardQueue,
-    CardType,
     GraveKind,
     NotetypeKind,
     OriginalStockKind,
 )
 from collection.errors import CardNotFound, FilteredDeck, InvalidField, NoteTypeMissing
-from collection.ids import guid64, next_row_id
+from collection.fields import (
+    check_field_value,
+    join_fields,
+    sort_field_and_checksum,
+    split_fields,
+)
+from collection.notes import insert_new_card, insert_note, take_new_positions, write_note_fields
+from collection.render import card_ordinals, question_text
 from collection.scheduler.card import CARD_STATE_COLUMNS, CardState
 from collection.schema import DEFAULT_DECK_ID
-from collection.text import field_checksum, strip_html_preserving_media_filenames
+from collection.text import strip_html_preserving_media_filenames
 
-FIELD_SEPARATOR: Final = "\x1f"
-MAX_FIELD_CHARS: Final = 100_000
 BASIC_NAME: Final = "Basic"
-_U32_RANGE: Final = 2**32  # Anki keeps `nextPos` as a u32
 
 
 class AddedCard(NamedTuple):
@@ -66,6 +69,7 @@ class CardSummary:
     front: str
     back: str
     modified: int
+    question: str  # the rendered question as one line of text, as Anki's browser shows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,37 +92,14 @@ def validate_fields(front: str, back: str) -> None:
     The front is empty if nothing but whitespace is left once HTML is stripped the way
     Anki strips it (media file names count as content, so an image alone is fine).
     """
-    for field, value in (("front", front), ("back", back)):
-        if not isinstance(value, str):
-            raise InvalidField(field, f"The {field} must be text.")
-        if len(value) > MAX_FIELD_CHARS:
-            raise InvalidField(
-                field,
-                f"The {field} is {len(value)} characters long; the limit is {MAX_FIELD_CHARS}.",
-            )
-        if FIELD_SEPARATOR in value:
-            raise InvalidField(
-                field, f"The {field} contains the character U+001F, which Anki reserves."
-            )
-        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-            raise InvalidField(field, f"The {field} is not valid Unicode text.")
+    check_field_value("front", front)
+    check_field_value("back", back)
     if not strip_html_preserving_media_filenames(front).strip():
         raise InvalidField("front", "The front is empty; a card needs something to ask.")
 
 
-def sort_field_and_checksum(fields: list[str], sort_index: int) -> tuple[str, int]:
-    """`sfld` and `csum` as Anki computes them in `Note::prepare_for_update`."""
-    first = strip_html_preserving_media_filenames(fields[0])
-    if sort_index == 0:
-        sort_field = first
-    else:
-        in_range = 0 <= sort_index < len(fields)
-        sort_field = strip_html_preserving_media_filenames(fields[sort_index] if in_range else "")
-    return sort_field, field_checksum(first)
-
-
 def _split(flds: str) -> tuple[str, str]:
-    fields = flds.split(FIELD_SEPARATOR)
+    fields = split_fields(flds)
     return fields[0], fields[1] if len(fields) > 1 else ""
 
 
@@ -210,6 +191,13 @@ def get_card(conn: sqlite3.Connection, card_id: int) -> CardView:
     return card_view(conn, DeckIndex(Col(conn)), card_id)
 
 
+def get_card_and_face(conn: sqlite3.Connection, card_id: int) -> tuple[CardView, CardFace]:
+    """Card `card_id` and the card rendered from its note type, in one read."""
+    col = Col(conn)
+    decks = DeckIndex(col)
+    return card_view(conn, decks, card_id), card_face(conn, col, decks, card_id)
+
+
 def list_deck_cards(
     conn: sqlite3.Connection, deck_id: int, page: int = 1, per_page: int = 10
 ) -> CardPage:
@@ -223,13 +211,22 @@ def list_deck_cards(
     where = f"c.did in ({','.join('?' * len(ids))})"
     (total,) = conn.execute(f"select count() from cards c where {where}", ids).fetchone()
     rows = conn.execute(
-        f"select c.id, c.nid, n.flds, max(c.mod, n.mod) from cards c"
-        f" join notes n on n.id = c.nid where {where} order by c.id limit ? offset ?",
+        f"select c.id, c.nid, n.flds, max(c.mod, n.mod), n.mid, n.tags, c.ord, c.did, c.odid"
+        f" from cards c join notes n on n.id = c.nid where {where} order by c.id limit ? offset ?",
         (*ids, per_page, (page - 1) * per_page),
     ).fetchall()
+    col = decks.col
     cards = tuple(
-        CardSummary(int(cid), int(nid), *_split(str(flds)), int(modified))
-        for cid, nid, flds, modified in rows
+        CardSummary(
+            int(cid),
+            int(nid),
+            *_split(str(flds)),
+            int(modified),
+            question_text(
+                face_of(*face_inputs(col, decks, mid, flds, tags, o, did, odid)).rendered
+            ),
+        )
+        for cid, nid, flds, modified, mid, tags, o, did, odid in rows
     )
     return CardPage(
         deck_id=deck_id,
@@ -266,52 +263,13 @@ def add_card(
             f"{deck['name']!r} is a filtered deck; cards can only be added to regular decks."
         )
     model = _basic_model(col)
-
     fields = [front, back] + [""] * (len(model["flds"]) - 2)
-    sort_field, checksum = sort_field_and_checksum(fields, int(model.get("sortf", 0)))
+    note_id = insert_note(conn, col, model, fields, [], now=now)
     position = take_new_positions(col)
-    note_id = next_row_id(conn, "notes", now)
-    card_id = next_row_id(conn, "cards", now)
-    mod = int(now)
-
-    conn.execute(
-        "insert into notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
-        " values (?, ?, ?, ?, ?, '', ?, ?, ?, 0, '')",
-        (
-            note_id,
-            guid64(),
-            int(model["id"]),
-            mod,
-            LOCAL_USN,
-            FIELD_SEPARATOR.join(fields),
-            sort_field,
-            checksum,
-        ),
-    )
-    conn.execute(
-        "insert into cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor,"
-        " reps, lapses, left, odue, odid, flags, data)"
-        " values (?, ?, ?, 0, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, '')",
-        (card_id, note_id, deck_id, mod, LOCAL_USN, CardType.NEW, CardQueue.NEW, position),
-    )
+    ordinals = card_ordinals(model, fields) or [0]
+    card_ids = [insert_new_card(conn, note_id, o, deck_id, position, now=now) for o in ordinals]
     col.save(now=now)
-    return AddedCard(card_id, note_id)
-
-
-def take_new_positions(col: Col, count: int = 1) -> int:
-    """The first of `count` new-card positions, taken from `nextPos`, which moves on by
-    `count` (nothing is written for 0).
-
-    As in Anki (`get_and_update_next_card_position`), a `nextPos` that is not a whole
-    number from 0 to 2**32 - 1 (a float, a string, a negative number, a boolean) reads
-    as 0, and the stored value wraps around at 2**32.
-    """
-    stored = col.conf.get("nextPos")
-    position = stored if type(stored) is int and 0 <= stored < _U32_RANGE else 0
-    if count:
-        col.conf["nextPos"] = (position + count) % _U32_RANGE
-        col.mark_changed("conf")
-    return position
+    return AddedCard(card_ids[0], note_id)
 
 
 def update_card(
@@ -331,22 +289,27 @@ def update_card(
     if row is None:
         raise CardNotFound(card_id)
     note_id, model_id, flds = int(row[0]), int(row[1]), str(row[2])
-    fields = flds.split(FIELD_SEPARATOR)
+    fields = split_fields(flds)
     if len(fields) < 2 and back:
         raise InvalidField("back", "This card's note type has no field for a back.")
     fields[0] = front
     if len(fields) > 1:
         fields[1] = back
-    if fields != flds.split(FIELD_SEPARATOR):
+    if fields != split_fields(flds):
         model = col.models.get(str(model_id)) or {}
-        sort_field, checksum = sort_field_and_checksum(fields, int(model.get("sortf", 0)))
-        mod = int(now)
+        if model:
+            write_note_fields(conn, col, note_id, model, fields, now=now)
+            col.save(now=now)
+        else:  # a note whose type is missing: store the fields, generate nothing
+            sort_field, checksum = sort_field_and_checksum(fields, 0)
+            conn.execute(
+                "update notes set flds = ?, sfld = ?, csum = ?, mod = ?, usn = ? where id = ?",
+                (join_fields(fields), sort_field, checksum, int(now), LOCAL_USN, note_id),
+            )
+            mark_modified(conn, now=now)
         conn.execute(
-            "update notes set flds = ?, sfld = ?, csum = ?, mod = ?, usn = ? where id = ?",
-            (FIELD_SEPARATOR.join(fields), sort_field, checksum, mod, LOCAL_USN, note_id),
+            "update cards set mod = ?, usn = ? where id = ?", (int(now), LOCAL_USN, card_id)
         )
-        conn.execute("update cards set mod = ?, usn = ? where id = ?", (mod, LOCAL_USN, card_id))
-        mark_modified(conn, now=now)
     return card_view(conn, decks, card_id)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from collection.errors import MalformedCollection
 from collection.ids import ms
 
-JsonColumn = Literal["conf", "models", "decks", "dconf"]
+JsonColumn = Literal["conf", "models", "decks", "dconf", "tags"]
 
 
 def dump_json(value: Any) -> str:
@@ -55,6 +55,11 @@ class Col:
     @property
     def dconf(self) -> dict[str, Any]:
         return self._get("dconf")
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        """The tag registry of a schema-11 file: `{tag: usn}`."""
+        return self._get("tags")
 
     def mark_changed(self, *columns: JsonColumn) -> None:
         """Record that the parsed value of `columns` was mutated and must be saved."""

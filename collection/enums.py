@@ -83,3 +83,8 @@ class OriginalStockKind(IntEnum):
 
     UNKNOWN = 0
     BASIC = 1
+    BASIC_AND_REVERSED = 2
+    BASIC_OPTIONAL_REVERSED = 3
+    BASIC_TYPING = 4
+    CLOZE = 5
+    IMAGE_OCCLUSION = 6

@@ -7,9 +7,9 @@ errors module. The hierarchy (each class's docstring names the HTTP status meant
 
 - ``CollectionError``, the base class of all of them;
 - the stored collection: ``MalformedCollection``;
-- not found: ``DeckNotFound``, ``CardNotFound``;
+- not found: ``DeckNotFound``, ``CardNotFound``, ``NoteNotFound``, ``NoteTypeNotFound``;
 - refused edits: ``DuplicateDeck``, ``DefaultDeckProtected``, ``InvalidDeckName``,
-  ``FilteredDeck``, ``InvalidField``, ``NoteTypeMissing``;
+  ``FilteredDeck``, ``InvalidField``, ``NoteTypeMissing``, ``NoCardsWouldBeMade``;
 - studying: ``CardNotStudyable`` (suspended or buried), ``CardChanged`` (answered
   elsewhere, or an idempotency key reused for another card);
 - uploaded packages, refused before anything is written: ``NotAPackage``,
@@ -52,6 +52,26 @@ class CardNotFound(CollectionError):
     def __init__(self, card_id: int) -> None:
         super().__init__(f"There is no card with id {card_id}.")
         self.card_id = card_id
+
+
+class NoteNotFound(CollectionError):
+    """No note with this id in the collection (404)."""
+
+    code = "note_not_found"
+
+    def __init__(self, note_id: int) -> None:
+        super().__init__(f"No note with id {note_id} in this collection.")
+        self.note_id = note_id
+
+
+class NoteTypeNotFound(CollectionError):
+    """No note type with this id in the collection (404)."""
+
+    code = "note_type_not_found"
+
+    def __init__(self, notetype_id: int) -> None:
+        super().__init__(f"No note type with id {notetype_id} in this collection.")
+        self.notetype_id = notetype_id
 
 
 class DuplicateDeck(CollectionError):
@@ -107,6 +127,12 @@ class NoteTypeMissing(CollectionError):
             "This collection has no standard 'Basic' note type with Front and Back fields, "
             "so cards cannot be added to it."
         )
+
+
+class NoCardsWouldBeMade(CollectionError):
+    """The note's fields give none of its card templates anything to show (422)."""
+
+    code = "no_cards"
 
 
 class CardNotStudyable(CollectionError):

@@ -35,10 +35,10 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Protocol
 
+from collection.fields import FIELD_SEPARATOR
 from collection.text import _ci, _media_matches, decode_entities, strip_html
 
 MAX_NAME_BYTES: Final = 120  # Anki's MAX_MEDIA_FILENAME_LENGTH
-FIELD_SEPARATOR: Final = "\x1f"
 
 
 class MediaSink(Protocol):

@@ -250,7 +250,7 @@ def new_deck(deck_id: int, name: str, now: int) -> dict[str, Any]:
     }
 
 
-def _field(name: str, ord_: int) -> dict[str, Any]:
+def _field(name: str, ord_: int, tag: int | None = None, required: bool = False) -> dict[str, Any]:
     return {
         "name": name,
         "ord": ord_,
@@ -263,46 +263,148 @@ def _field(name: str, ord_: int) -> dict[str, Any]:
         "collapsed": False,
         "excludeFromSearch": False,
         "id": _random_id(),
-        "tag": None,
-        "preventDeletion": False,
+        "tag": tag,
+        "preventDeletion": required,
     }
 
 
-def basic_note_type(model_id: int, now: int) -> dict[str, Any]:
+_CLOZE_CSS: Final = (
+    _BASIC_CSS
+    + """\
+.cloze {
+    font-weight: bold;
+    color: blue;
+}
+.nightMode .cloze {
+    color: lightblue;
+}
+"""
+)
+_ANSWER: Final = "{{FrontSide}}\n\n<hr id=answer>\n\n"
+
+
+def _template(name: str, ord_: int, qfmt: str, afmt: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "ord": ord_,
+        "qfmt": qfmt,
+        "afmt": afmt,
+        "bqfmt": "",
+        "bafmt": "",
+        "did": None,
+        "bfont": "",
+        "bsize": 0,
+        "id": _random_id(),
+    }
+
+
+def _note_type(
+    model_id: int,
+    now: int,
+    *,
+    name: str,
+    kind: OriginalStockKind,
+    fields: tuple[str, ...],
+    templates: list[dict[str, Any]],
+    req: list[list[Any]],
+    cloze: bool = False,
+) -> dict[str, Any]:
     return {
         "id": model_id,
-        "name": "Basic",
-        "type": NotetypeKind.NORMAL,
+        "name": name,
+        "type": NotetypeKind.CLOZE if cloze else NotetypeKind.NORMAL,
         "mod": now,
         "usn": 0,
         "sortf": 0,
         "did": DEFAULT_DECK_ID,
-        "tmpls": [
-            {
-                "name": "Card 1",
-                "ord": 0,
-                "qfmt": "{{Front}}",
-                "afmt": "{{FrontSide}}\n\n<hr id=answer>\n\n{{Back}}",
-                "bqfmt": "",
-                "bafmt": "",
-                "did": None,
-                "bfont": "",
-                "bsize": 0,
-                "id": _random_id(),
-            }
+        "tmpls": templates,
+        # Anki tags the stock Cloze fields (0, 1) and keeps Text from being deleted.
+        "flds": [
+            _field(f, i, i if cloze else None, cloze and i == 0) for i, f in enumerate(fields)
         ],
-        "flds": [_field("Front", 0), _field("Back", 1)],
-        "css": _BASIC_CSS,
+        "css": _CLOZE_CSS if cloze else _BASIC_CSS,
         "latexPre": _LATEX_PRE,
         "latexPost": _LATEX_POST,
         "latexsvg": False,
-        "req": [[0, "any", [0]]],
-        # Marks the stock "Basic" note type (used by Anki's "restore defaults").
-        "originalStockKind": OriginalStockKind.BASIC,
+        "req": req,
+        # Marks the stock note type it is (used by Anki's "restore defaults").
+        "originalStockKind": kind,
         # Keys from the legacy Python defaults; current Anki carries them through untouched.
         "tags": [],
         "vers": [],
     }
+
+
+def basic_note_type(model_id: int, now: int) -> dict[str, Any]:
+    return _note_type(
+        model_id,
+        now,
+        name="Basic",
+        kind=OriginalStockKind.BASIC,
+        fields=("Front", "Back"),
+        templates=[_template("Card 1", 0, "{{Front}}", _ANSWER + "{{Back}}")],
+        req=[[0, "any", [0]]],
+    )
+
+
+def stock_note_types(first_id: int, now: int) -> list[dict[str, Any]]:
+    """The note types a new Anki collection has (Image Occlusion aside, which needs
+    Anki's own scripts), with ids from `first_id` on, Basic first."""
+    card1 = _template("Card 1", 0, "{{Front}}", _ANSWER + "{{Back}}")
+    return [
+        basic_note_type(first_id, now),
+        _note_type(
+            first_id + 1,
+            now,
+            name="Basic (and reversed card)",
+            kind=OriginalStockKind.BASIC_AND_REVERSED,
+            fields=("Front", "Back"),
+            templates=[card1, _template("Card 2", 1, "{{Back}}", _ANSWER + "{{Front}}")],
+            req=[[0, "any", [0]], [1, "any", [1]]],
+        ),
+        _note_type(
+            first_id + 2,
+            now,
+            name="Basic (optional reversed card)",
+            kind=OriginalStockKind.BASIC_OPTIONAL_REVERSED,
+            fields=("Front", "Back", "Add Reverse"),
+            templates=[
+                {**card1, "id": _random_id()},
+                _template(
+                    "Card 2", 1, "{{#Add Reverse}}{{Back}}{{/Add Reverse}}", _ANSWER + "{{Front}}"
+                ),
+            ],
+            req=[[0, "any", [0]], [1, "all", [1, 2]]],
+        ),
+        _note_type(
+            first_id + 3,
+            now,
+            name="Basic (type in the answer)",
+            kind=OriginalStockKind.BASIC_TYPING,
+            fields=("Front", "Back"),
+            templates=[
+                _template(
+                    "Card 1",
+                    0,
+                    "{{Front}}\n\n{{type:Back}}",
+                    "{{Front}}\n\n<hr id=answer>\n\n{{type:Back}}",
+                )
+            ],
+            req=[[0, "any", [0, 1]]],
+        ),
+        _note_type(
+            first_id + 4,
+            now,
+            name="Cloze",
+            kind=OriginalStockKind.CLOZE,
+            fields=("Text", "Back Extra"),
+            templates=[
+                _template("Cloze", 0, "{{cloze:Text}}", "{{cloze:Text}}<br>\n{{Back Extra}}")
+            ],
+            req=[[0, "any", [0]]],
+            cloze=True,
+        ),
+    ]
 
 
 def _ensure_rollback_journal(conn: sqlite3.Connection) -> None:
@@ -344,7 +446,7 @@ def create_collection(conn: sqlite3.Connection, *, now: float | None = None) -> 
                 now_ms,
                 SCHEMA_VERSION,
                 json.dumps(default_collection_config(model_id)),
-                json.dumps({str(model_id): basic_note_type(model_id, now_s)}),
+                json.dumps({str(m["id"]): m for m in stock_note_types(model_id, now_s)}),
                 json.dumps({str(DEFAULT_DECK_ID): new_deck(DEFAULT_DECK_ID, "Default", now_s)}),
                 json.dumps({str(DEFAULT_DCONF_ID): default_deck_config()}),
             ),

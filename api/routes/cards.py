@@ -8,11 +8,13 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import CollectionDep
+from api.deps import CollectionDep, MediaTokenDep
+from api.media import web_card
 from api.routes._responses import SIGNED_IN, errors
 from api.schemas.base import AnkiId
 from api.schemas.cards import CardCreate, CardCreated, CardMove, CardOut, CardReset, CardUpdate
 from collection import card_actions, cards
+from collection.card_faces import CardFace
 
 router = APIRouter(prefix="/api/cards", tags=["cards"], responses=SIGNED_IN)
 
@@ -34,19 +36,27 @@ def add_card(body: CardCreate, collection: CollectionDep) -> CardCreated:
 
 
 @router.get("/{card_id:int}", responses=_NOT_FOUND)
-def get_card(card_id: AnkiId, collection: CollectionDep) -> CardOut:
-    return CardOut.of(collection.read(lambda conn: cards.get_card(conn, card_id)))
+def get_card(card_id: AnkiId, collection: CollectionDep, media_token: MediaTokenDep) -> CardOut:
+    """The card: `front`/`back` are its note's first two fields as stored (what `PUT`
+    edits); `question`/`answer`/`css` are the card as Anki renders it."""
+    view, face = collection.read(lambda conn: cards.get_card_and_face(conn, card_id))
+    return CardOut.of(view, web_card(face, media_token))
 
 
 @router.put("/{card_id:int}", responses=_NOT_FOUND)
-def update_card(card_id: AnkiId, body: CardUpdate, collection: CollectionDep) -> CardOut:
-    """Replace the card's front and back."""
+def update_card(
+    card_id: AnkiId, body: CardUpdate, collection: CollectionDep, media_token: MediaTokenDep
+) -> CardOut:
+    """Replace the first two fields of the card's note (front and back, whatever the
+    note type); cards that now have something to show are added, as in Anki."""
     now = time.time()
-    return CardOut.of(
-        collection.write(
-            lambda conn: cards.update_card(conn, card_id, body.front, body.back, now=now)
-        )
-    )
+
+    def update(conn: sqlite3.Connection) -> tuple[cards.CardView, CardFace]:
+        cards.update_card(conn, card_id, body.front, body.back, now=now)
+        return cards.get_card_and_face(conn, card_id)
+
+    view, face = collection.write(update)
+    return CardOut.of(view, web_card(face, media_token))
 
 
 @router.delete("/{card_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)

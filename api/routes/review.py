@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
-from api.deps import CollectionDep
+from api.deps import CollectionDep, MediaTokenDep
 from api.routes._responses import SIGNED_IN, errors
 from api.schemas.base import AnkiId
 from api.schemas.review import AnswerIn, AnswerOut, NextCardOut
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/review", tags=["review"], responses=SIGNED_IN)
 @router.get("", responses=errors(_404="No such deck in your collection"))
 def next_card(
     collection: CollectionDep,
+    media_token: MediaTokenDep,
     deck_id: Annotated[AnkiId | None, Query(alias="deckId")] = None,
 ) -> NextCardOut:
     """The card to study now in a deck and its subdecks (default: the current deck)."""
@@ -29,7 +30,7 @@ def next_card(
         # A new day: yesterday's buried cards come back before anything is chosen.
         collection.write(lambda conn: review.unbury_on_new_day(conn, now=now))
         shown = collection.read(lambda conn: review.next_card(conn, deck_id, now=now))
-    return NextCardOut.of(shown)
+    return NextCardOut.of(shown, media_token)
 
 
 @router.post(

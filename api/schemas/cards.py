@@ -6,8 +6,10 @@ from typing import Annotated
 
 from pydantic import Field
 
+from api.media import WebCard
 from api.schemas.base import AnkiId, CamelIn, CamelModel
-from collection.cards import MAX_FIELD_CHARS, CardPage, CardView
+from collection.cards import CardPage, CardView
+from collection.fields import MAX_FIELD_CHARS
 
 FieldText = Annotated[
     str, Field(max_length=MAX_FIELD_CHARS, description="HTML allowed; kept exactly as sent.")
@@ -53,10 +55,20 @@ class CardOut(CamelModel):
     reviews: int
     lapses: int
     modified: int
+    question: str | None = Field(
+        default=None,
+        description="The question as Anki renders it (HTML, starting with the note type's "
+        "<style>), pictures and sounds pointing at /api/media; on GET and PUT.",
+    )
+    answer: str | None = Field(default=None, description="The answer, like `question`.")
+    css: str | None = Field(default=None, description="The note type's CSS.")
 
     @classmethod
-    def of(cls, card: CardView) -> CardOut:
+    def of(cls, card: CardView, web: WebCard | None = None) -> CardOut:
         return cls(
+            question=None if web is None else web.question,
+            answer=None if web is None else web.answer,
+            css=None if web is None else web.css,
             card_id=card.card_id,
             note_id=card.note_id,
             deck_id=card.deck_id,
@@ -80,6 +92,7 @@ class CardSummaryOut(CamelModel):
     front: str
     back: str
     modified: int
+    question: str = Field(description="The rendered question as text, as Anki's browser shows it.")
 
 
 class Pagination(CamelModel):
@@ -107,6 +120,7 @@ class DeckCardsOut(CamelModel):
                     front=c.front,
                     back=c.back,
                     modified=c.modified,
+                    question=c.question,
                 )
                 for c in page.cards
             ],

@@ -6,9 +6,24 @@ from typing import Annotated
 
 from pydantic import Field
 
+from api.media import web_card
 from api.schemas.base import SQLITE_MAX_INT, AnkiId, CamelIn, CamelModel
 from collection.enums import CardQueue
 from collection.review import AnswerOutcome, NextCard
+
+_FRONT = (
+    "Text to show as the question: a Basic note's Front as stored; for any other card "
+    "its rendered question as one line of text (a cloze as [...] or its hint)."
+)
+_BACK = (
+    "Text to show as the answer: a Basic note's Back as stored; for any other card the "
+    "answer's own part (after <hr id=answer>) as one line of text."
+)
+_QUESTION = (
+    "The question as Anki renders it (HTML, starting with the note type's <style>), "
+    "pictures and sounds pointing at /api/media."
+)
+_ANSWER = "The answer as Anki renders it (HTML), like `question`."
 
 
 class Buttons(CamelModel):
@@ -24,8 +39,11 @@ class ReviewCard(CamelModel):
     card_id: int
     note_id: int
     deck_id: int
-    front: str
-    back: str
+    front: str = Field(description=_FRONT)
+    back: str = Field(description=_BACK)
+    question: str = Field(description=_QUESTION)
+    answer: str = Field(description=_ANSWER)
+    css: str = Field(description="The note type's CSS (also inside question and answer).")
     queue: int
     type: int
     interval: int
@@ -51,30 +69,40 @@ class NextCardOut(CamelModel):
     front: str | None = Field(default=None, description="`card.front`, or null.")
     back: str | None = Field(default=None, description="`card.back`, or null.")
     queue: int | None = Field(default=None, description="`card.queue`, or null.")
+    question: str | None = Field(default=None, description="`card.question`, or null.")
+    answer: str | None = Field(default=None, description="`card.answer`, or null.")
+    css: str | None = Field(default=None, description="`card.css`, or null.")
 
     @classmethod
-    def of(cls, next_card: NextCard) -> NextCardOut:
+    def of(cls, next_card: NextCard, media_token: str) -> NextCardOut:
         counts = Counts(
             new=next_card.counts.new,
             learning=next_card.counts.learning,
             review=next_card.counts.review,
         )
-        view, buttons = next_card.card, next_card.buttons
-        if view is None or buttons is None:
+        view, buttons, face = next_card.card, next_card.buttons, next_card.face
+        if view is None or buttons is None or face is None:
             return cls(card=None, counts=counts, message=next_card.message)
         again, hard, good, easy = buttons
+        web = web_card(face, media_token)
         return cls(
             card_id=view.card_id,
             note_id=view.note_id,
-            front=view.front,
-            back=view.back,
+            front=face.front,
+            back=face.back,
             queue=view.queue,
+            question=web.question,
+            answer=web.answer,
+            css=web.css,
             card=ReviewCard(
                 card_id=view.card_id,
                 note_id=view.note_id,
                 deck_id=view.deck_id,
-                front=view.front,
-                back=view.back,
+                front=face.front,
+                back=face.back,
+                question=web.question,
+                answer=web.answer,
+                css=web.css,
                 queue=view.queue,
                 type=view.type,
                 interval=view.ivl,

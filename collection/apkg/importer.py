@@ -67,11 +67,11 @@ from collection.apkg.source import (
     SourceCollection,
     open_source,
 )
-from collection.cards import FIELD_SEPARATOR, sort_field_and_checksum, take_new_positions
 from collection.col import Col, mark_modified
 from collection.decks import SEPARATOR, DeckIndex, name_key
 from collection.enums import LOCAL_USN, CardQueue, CardType, NotetypeKind
 from collection.errors import FilteredDeck, MalformedPackage
+from collection.fields import FIELD_SEPARATOR, sort_field_and_checksum
 from collection.ids import ms
 from collection.media import (
     MediaSink,
@@ -80,6 +80,7 @@ from collection.media import (
     replace_media_references,
     safe_media_name,
 )
+from collection.notes import take_new_positions
 from collection.scheduler.card import restored_queue
 from collection.scheduler.timing import sched_timing_for_collection
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID

@@ -32,9 +32,9 @@ from collection.apkg.checks import (
     normalize_model,
     timing_config,
 )
-from collection.cards import FIELD_SEPARATOR
 from collection.enums import CardQueue, CardType, RevlogKind
 from collection.errors import MalformedPackage
+from collection.fields import FIELD_SEPARATOR
 from collection.schema import DEFAULT_DCONF_ID
 
 _MAX_GUID_CHARS: Final = 1_000

@@ -10,6 +10,7 @@ from collection.render.av import AVTag, SoundTag, TTSTag
 from collection.render.card import RenderedCard, answer_text, question_text, render_card
 from collection.render.generate import card_ordinals, missing_card_reason
 from collection.render.html_text import html_to_text_line
+from collection.render.web import web_css, web_side
 
 __all__ = [
     "AVTag",
@@ -22,4 +23,6 @@ __all__ = [
     "missing_card_reason",
     "question_text",
     "render_card",
+    "web_css",
+    "web_side",
 ]

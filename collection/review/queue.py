@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collection.card_actions import restore_queues
+from collection.card_faces import CardFace, card_face
 from collection.cards import CardView, card_state, card_view
 from collection.col import Col
 from collection.decks import DeckIndex, current_deck_id, deck_options
@@ -42,6 +43,7 @@ class NextCard:
     counts: QueueCounts
     message: str
     deck_id: int
+    face: CardFace | None = None  # the card rendered from its note type
 
 
 # --- timing and limits ---------------------------------------------------------------
@@ -214,7 +216,8 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
     state = card_state(conn, card_id)
     card_options = deck_options(col, decks.by_id.get(state.did) or decks.get(deck_id))
     buttons = describe_next_states(next_states(state, card_options, today), now, when.next_day_at)
-    return NextCard(view, buttons, counts, "", deck_id)
+    face = card_face(conn, col, decks, card_id)
+    return NextCard(view, buttons, counts, "", deck_id, face)
 
 
 def _why_nothing(

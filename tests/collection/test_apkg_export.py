@@ -183,7 +183,7 @@ def test_the_whole_collection_arrives_in_anki(
     package = tmp_path / "all.apkg"
     summary = _export(path, package, None)
     assert summary == ExportSummary(
-        notes=9, cards=9, decks=5, note_types=1, deck_configs=2, revlog=4
+        notes=9, cards=9, decks=5, note_types=5, deck_configs=2, revlog=4
     )
 
     col = anki_import(package, tmp_path / "anki.anki2")

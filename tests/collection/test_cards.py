@@ -27,6 +27,7 @@ from collection.cards import (
 )
 from collection.col import Col
 from collection.decks import create_deck, set_current_deck
+from collection.enums import OriginalStockKind
 from collection.errors import (
     CardNotFound,
     DeckNotFound,
@@ -66,8 +67,9 @@ def write_json(conn: sqlite3.Connection, column: str, value: dict[str, Any]) -> 
 
 
 def basic_model(conn: sqlite3.Connection) -> dict[str, Any]:
-    (model,) = read_json(conn, "models").values()
-    return model
+    models = read_json(conn, "models").values()
+    (model,) = (m for m in models if m.get("originalStockKind") == OriginalStockKind.BASIC)
+    return dict(model)
 
 
 def set_basic_model(conn: sqlite3.Connection, **changes: Any) -> None:
@@ -456,7 +458,7 @@ def test_pages_cover_the_deck_and_its_subdecks_in_creation_order(
         for p in pages
     )
     first = pages[0].cards[0]
-    assert first == CardSummary(ms(NOW) + 0, ms(NOW) + 0, "q0", "a0", int(NOW))
+    assert first == CardSummary(ms(NOW) + 0, ms(NOW) + 0, "q0", "a0", int(NOW), "q0")
     ids = [c.card_id for p in pages for c in p.cards]
     assert ids == sorted(ids)
 

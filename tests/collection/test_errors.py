@@ -18,8 +18,11 @@ from collection.errors import (
     InvalidField,
     MalformedCollection,
     MalformedPackage,
+    NoCardsWouldBeMade,
     NotAPackage,
+    NoteNotFound,
     NoteTypeMissing,
+    NoteTypeNotFound,
     PackageTooLarge,
 )
 
@@ -32,6 +35,9 @@ EXAMPLES = [
     InvalidField("front", "The front is empty."),
     FilteredDeck("'F' is a filtered deck."),
     NoteTypeMissing(),
+    NoteNotFound(7),
+    NoteTypeNotFound(8),
+    NoCardsWouldBeMade("This Cloze note has no cloze deletion such as {{c1::...}} in Text."),
     MalformedCollection("broken"),
     CardNotStudyable("This card is suspended; unsuspend or unbury it to study it."),
     CardChanged("This card was answered elsewhere meanwhile; fetch the next card again."),

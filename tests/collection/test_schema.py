@@ -226,12 +226,27 @@ def test_deck_options_group_matches_anki(ours_raw: dict[str, Any], reference: An
     assert default_deck_config() == reference.col["dconf"]["1"]
 
 
+STOCK_NAMES = (
+    "Basic",
+    "Basic (and reversed card)",
+    "Basic (optional reversed card)",
+    "Basic (type in the answer)",
+    "Cloze",
+)
+
+
+def test_a_new_collection_has_the_stock_note_types(ours_raw: dict[str, Any]):
+    names = [m["name"] for m in ours_raw["models"].values()]
+    assert sorted(names) == sorted(STOCK_NAMES)
+    assert all(key == str(m["id"]) for key, m in ours_raw["models"].items())
+    assert ours_raw["conf"]["curModel"] == model_named(ours_raw["models"], "Basic")["id"]
+
+
 @pytest.mark.interop
-def test_basic_note_type_matches_anki(ours_raw: dict[str, Any], reference: AnkiReference):
-    (ours,) = ours_raw["models"].values()
-    anki = model_named(reference.col["models"], "Basic")
-    assert ours["name"] == "Basic"
-    assert ours_raw["models"] == {str(ours["id"]): ours}
+@pytest.mark.parametrize("name", STOCK_NAMES)
+def test_stock_note_types_match_anki(ours_raw: dict[str, Any], reference: AnkiReference, name: str):
+    ours = model_named(ours_raw["models"], name)
+    anki = model_named(reference.col["models"], name)
 
     # Anki leaves the note type's deck unset; the legacy default is the Default deck.
     volatile = ("id", "mod", "did", "tmpls", "flds")

@@ -18,9 +18,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from collection.cards import FIELD_SEPARATOR
 from collection.col import Col
 from collection.decks import DeckIndex, create_deck, set_current_deck
+from collection.fields import FIELD_SEPARATOR
 from collection.ids import guid64
 from collection.review import timing
 from collection.schema import create_collection
