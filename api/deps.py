@@ -12,10 +12,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from api.core.config import Settings
+from api.media import LearnerMedia
 from api.services import Services
 from api.user_collection import UserCollection, collection_key, start_revalidation
 from auth.accounts import Accounts
@@ -136,3 +137,43 @@ async def get_user_collection(
 
 
 CollectionDep = Annotated[UserCollection, Depends(get_user_collection)]
+
+
+async def get_learner_media(services: ServicesDep, user: CurrentUser) -> LearnerMedia:
+    return LearnerMedia(services.media, user.username)
+
+
+MediaDep = Annotated[LearnerMedia, Depends(get_learner_media)]
+
+
+async def get_media_token(accounts: AccountsDep, user: CurrentUser) -> str:
+    """The token rendered cards put in their media links (api/media.py)."""
+    return accounts.media_token(user)
+
+
+MediaTokenDep = Annotated[str, Depends(get_media_token)]
+
+
+def get_media_reader(
+    request: Request,
+    services: ServicesDep,
+    token: Annotated[str | None, Depends(_bearer)],
+    t: Annotated[
+        str | None, Query(description="A media token from a rendered card's link.")
+    ] = None,
+) -> LearnerMedia:
+    """Whose media a GET may read: the bearer token's learner, or the media token's
+    (`?t=`) when a browser follows a link in a rendered card."""
+    accounts = services.accounts
+    if token:
+        claims = accounts.verify_signature(token)
+    elif t:
+        claims = accounts.verify_media_token(t)
+    else:
+        raise InvalidToken("missing bearer token")
+    user = accounts.check_claims(claims)
+    request.state.username = user.username
+    return LearnerMedia(services.media, user.username)
+
+
+MediaReaderDep = Annotated[LearnerMedia, Depends(get_media_reader)]

@@ -12,6 +12,8 @@ below:
 - ``NotAvailable`` (400): the operation does not exist on this backend (AWS only).
 - ``UnsupportedUpload`` (415): an import request not shaped as a package upload.
 - ``UploadNotFound`` (404): no upload of this learner has that key.
+- ``UnsupportedMedia`` (415): an uploaded media file that is not a picture, sound or
+  video, or whose bytes are not what its name says.
 - ``StarterDeckInvalid``: not an answer but a start-up failure; the configured
   starter deck cannot be used (api/starter.py), and the message names the setting.
 """
@@ -48,11 +50,22 @@ from collection.errors import (
     InvalidDeckName,
     InvalidField,
     MalformedPackage,
+    NoCardsWouldBeMade,
     NotAPackage,
+    NoteNotFound,
     NoteTypeMissing,
+    NoteTypeNotFound,
     PackageTooLarge,
 )
-from storage.errors import CorruptDatabase, WriteConflict
+from storage.errors import (
+    CorruptDatabase,
+    CorruptMediaIndex,
+    MediaNameRefused,
+    MediaNotFound,
+    MediaTooLarge,
+    TooManyMediaFiles,
+    WriteConflict,
+)
 from storage.objects import ObjectNotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -70,6 +83,10 @@ class UnsupportedUpload(Exception):
 
 class UploadNotFound(Exception):
     """No upload of this learner has that key (404)."""
+
+
+class UnsupportedMedia(Exception):
+    """An uploaded media file that is not a picture, sound or video (415)."""
 
 
 class StarterDeckInvalid(ValueError):
@@ -150,6 +167,16 @@ async def _corrupt(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _media_corrupt(_: Request, exc: Exception) -> JSONResponse:
+    log.error("corrupt media index: %s", exc)
+    return error_response(
+        500,
+        "media_corrupt",
+        "Your media files could not be read; nothing was changed. An operator can "
+        "restore the media index from the versioned bucket.",
+    )
+
+
 async def _collection_missing(_: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "collection_missing", "No collection exists for this account.")
 
@@ -227,11 +254,14 @@ async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
 _COLLECTION_STATUS: dict[type[CollectionError], int] = {
     DeckNotFound: 404,
     CardNotFound: 404,
+    NoteNotFound: 404,
+    NoteTypeNotFound: 404,
     DuplicateDeck: 409,
     DefaultDeckProtected: 400,
     InvalidDeckName: 422,
     InvalidField: 422,
     FilteredDeck: 422,
+    NoCardsWouldBeMade: 422,
     CardNotStudyable: 409,
     CardChanged: 409,
     NoteTypeMissing: 409,
@@ -244,6 +274,7 @@ _COLLECTION_STATUS: dict[type[CollectionError], int] = {
 _FIELD_OF: dict[type[CollectionError], str] = {
     InvalidDeckName: "name",
     FilteredDeck: "deckId",
+    NoCardsWouldBeMade: "fields",
     MalformedPackage: "file",
 }
 
@@ -259,6 +290,11 @@ async def _collection_error(_: Request, exc: Exception) -> JSONResponse:
         item = {"loc": ["body", where] if where else ["body"], "msg": str(exc), "type": exc.code}
         return field_errors_response(exc.code, [item])
     return error_response(status, exc.code, str(exc))
+
+
+async def _media_name_refused(_: Request, exc: Exception) -> JSONResponse:
+    item = {"loc": ["body", "name"], "msg": str(exc), "type": "media_name_refused"}
+    return field_errors_response("media_name_refused", [item])
 
 
 def _simple(status: int, code: str) -> Any:
@@ -291,4 +327,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WriteConflict, _conflict)
     app.add_exception_handler(CorruptDatabase, _corrupt)
     app.add_exception_handler(ObjectNotFound, _collection_missing)
+    app.add_exception_handler(MediaNotFound, _simple(404, "media_not_found"))
+    app.add_exception_handler(MediaNameRefused, _media_name_refused)
+    app.add_exception_handler(MediaTooLarge, _simple(413, "media_too_large"))
+    app.add_exception_handler(TooManyMediaFiles, _simple(409, "too_many_media_files"))
+    app.add_exception_handler(UnsupportedMedia, _simple(415, "unsupported_media"))
+    app.add_exception_handler(CorruptMediaIndex, _media_corrupt)
     app.add_exception_handler(Exception, _unexpected)

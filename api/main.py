@@ -20,9 +20,22 @@ from api.core.cors import (
     CORS_MAX_AGE_SECONDS,
 )
 from api.errors import install_error_handlers
+from api.media import s3_presigner
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.observability import RequestLog, configure_request_log
-from api.routes import auth, cards, decks, health, me, packages, review, session
+from api.routes import (
+    auth,
+    cards,
+    decks,
+    health,
+    me,
+    media,
+    notes,
+    notetypes,
+    packages,
+    review,
+    session,
+)
 from api.routes._responses import document_error_schema, errors
 from api.services import Services
 from api.starter import StarterDeck
@@ -33,6 +46,7 @@ from auth.tokens import TokenService
 from auth.users import AuthStateStore, TokenStateReader, UserRepository
 from collection.schema import new_collection_bytes
 from storage.cache import DiskCache
+from storage.media import MediaLimits, MediaStore
 from storage.objects import ObjectStore
 from storage.s3 import S3ObjectStore
 from storage.session import LogPolicy, S3SQLiteSession
@@ -104,13 +118,19 @@ def build_services(settings: Settings) -> Services:
     store = build_object_store(settings)
     cache = DiskCache(settings.cache_dir, settings.cache_max_bytes)
     transfers = None
+    presigner = None
     if isinstance(store, S3ObjectStore):
         transfers = PackageTransfers(store.client, store.bucket)
+        presigner = s3_presigner(store.client, store.bucket)
+    media_limits = MediaLimits(
+        max_file_bytes=settings.media_max_file_bytes, max_files=settings.media_max_files
+    )
     return Services(
         session=S3SQLiteSession(
             store, cache, log_policy=LogPolicy(compaction_entries=settings.compaction_entries)
         ),
         accounts=build_accounts(settings),
+        media=MediaStore(store, limits=media_limits, presigner=presigner),
         transfers=transfers,
     )
 
@@ -181,6 +201,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(me.router)
     app.include_router(decks.router)
     app.include_router(cards.router)
+    app.include_router(notes.router)
+    app.include_router(notetypes.router)
+    app.include_router(media.router)
     app.include_router(review.router)
     app.include_router(packages.router)
     app.include_router(session.router)

@@ -25,6 +25,7 @@ from storage.transfers import PackageTransfers
 
 if TYPE_CHECKING:
     from collection.apkg import ImportSummary
+    from collection.media import MediaSink, MediaSource
 
 
 def private_file(suffix: str) -> Path:
@@ -53,9 +54,14 @@ class ExportedPackage:
 
 
 def export_package_file(
-    collection: UserCollection, deck_id: int | None, *, now: float
+    collection: UserCollection,
+    deck_id: int | None,
+    *,
+    now: float,
+    media: MediaSource | None = None,
 ) -> ExportedPackage:
-    """The collection, or one deck and its subdecks, as an `.apkg` file.
+    """The collection, or one deck and its subdecks, as an `.apkg` file, with the media
+    files its notes use (read from `media`).
 
     Only the snapshot is taken under the collection's lock: writers wait for that copy,
     not for the pruning and zipping. Raises DeckNotFound for a deck not in it.
@@ -74,7 +80,7 @@ def export_package_file(
             collection.read(take_snapshot)
             with closing(sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)) as conn:
                 deck_name = get_deck(conn, deck_id).name if deck_id is not None else None
-                export_package(conn, package, deck_id=deck_id, now=now)
+                export_package(conn, package, deck_id=deck_id, now=now, media=media)
     except BaseException:
         package.unlink(missing_ok=True)
         raise
@@ -102,13 +108,22 @@ def publish_if_large(
 
 
 def import_package_file(
-    collection: UserCollection, package: Path, *, max_bytes: int, now: float
+    collection: UserCollection,
+    package: Path,
+    *,
+    max_bytes: int,
+    now: float,
+    media: MediaSink | None = None,
 ) -> ImportSummary:
-    """Merge an `.apkg`/`.colpkg` into the collection, in one write."""
+    """Merge an `.apkg`/`.colpkg` into the collection, in one write; its media files go
+    to `media` first (stored files a failed import leaves unused cost nothing but
+    space, and "Check Media" finds them)."""
     from collection.apkg import ImportLimits, import_package
 
     limits = ImportLimits(max_bytes=max_bytes)
-    return collection.write(lambda conn: import_package(conn, package, now=now, limits=limits))
+    return collection.write(
+        lambda conn: import_package(conn, package, now=now, limits=limits, media=media)
+    )
 
 
 def check_upload_key(username: str, key: str) -> None:
@@ -124,6 +139,7 @@ def import_upload(
     *,
     max_bytes: int,
     now: float,
+    media: MediaSink | None = None,
 ) -> ImportSummary:
     """Import a package uploaded to a presigned URL, then delete the upload.
 
@@ -138,6 +154,8 @@ def import_upload(
             raise PackageTooLarge(f"The package is larger than {max_bytes >> 20} MiB.") from None
         except ObjectNotFound:
             raise UploadNotFound("No upload of yours has that key; it may have expired.") from None
-        summary = import_package_file(collection, package, max_bytes=max_bytes, now=now)
+        summary = import_package_file(
+            collection, package, max_bytes=max_bytes, now=now, media=media
+        )
     transfers.delete(key)
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth.accounts import Accounts
+from storage.media import MediaStore
 from storage.session import S3SQLiteSession
 from storage.transfers import PackageTransfers
 
@@ -13,5 +14,6 @@ from storage.transfers import PackageTransfers
 class Services:
     session: S3SQLiteSession
     accounts: Accounts
+    media: MediaStore
     # Presigned transfers of large packages; None on the local backend.
     transfers: PackageTransfers | None = None

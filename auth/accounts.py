@@ -161,6 +161,14 @@ class Accounts:
         """
         return self.tokens.decode(token)
 
+    def media_token(self, user: User) -> str:
+        """A token for the learner's media links (see ``TokenService.issue_media``)."""
+        return self.tokens.issue_media(user.username, user.token_version, now=self.clock())
+
+    def verify_media_token(self, token: str) -> TokenClaims:
+        """The claims of a media token; ``check_claims`` then says whose it still is."""
+        return self.tokens.decode_media(token)
+
     def check_claims(self, claims: TokenClaims) -> User:
         """The user verified claims speak for; ``InvalidToken`` if the token was revoked,
         its version is older than the user's, or the user is gone."""

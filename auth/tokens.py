@@ -13,6 +13,10 @@ from auth.errors import InvalidToken, SigningKeyError
 ALGORITHM = "HS256"
 ISSUER = "javumbo"
 AUDIENCE = "javumbo-api"
+# Media links in rendered cards (`<img src=...?t=...>`) carry a token of their own: a
+# browser cannot add a bearer header to an image, and this one opens nothing but the
+# learner's media files.
+MEDIA_AUDIENCE = "javumbo-media"
 MIN_SECRET_BYTES = 32
 _REQUIRED = ("sub", "exp", "iat", "iss", "aud", "jti", "ver")
 
@@ -36,13 +40,20 @@ class TokenService:
         self.ttl_seconds = ttl_seconds
 
     def issue(self, username: str, token_version: int, *, now: float | None = None) -> str:
+        return self._issue(username, token_version, AUDIENCE, now)
+
+    def issue_media(self, username: str, token_version: int, *, now: float | None = None) -> str:
+        """A token that lets a browser fetch the learner's media files, and nothing else."""
+        return self._issue(username, token_version, MEDIA_AUDIENCE, now)
+
+    def _issue(self, username: str, token_version: int, audience: str, now: float | None) -> str:
         issued = int(time.time() if now is None else now)
         claims = {
             "sub": username,
             "iat": issued,
             "exp": issued + self.ttl_seconds,
             "iss": ISSUER,
-            "aud": AUDIENCE,
+            "aud": audience,
             "jti": uuid.uuid4().hex,
             "ver": token_version,
         }
@@ -50,12 +61,19 @@ class TokenService:
 
     def decode(self, token: str) -> TokenClaims:
         """Check signature (HS256 only), expiry, issuer and audience; raise ``InvalidToken``."""
+        return self._decode(token, AUDIENCE)
+
+    def decode_media(self, token: str) -> TokenClaims:
+        """``decode`` for a token of ``issue_media``; an API token is not one."""
+        return self._decode(token, MEDIA_AUDIENCE)
+
+    def _decode(self, token: str, audience: str) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
-                audience=AUDIENCE,
+                audience=audience,
                 issuer=ISSUER,
                 options={"require_" + name: True for name in ("exp", "iat", "sub", "jti")},
             )

@@ -27,6 +27,7 @@ from api.core.config import Settings, get_settings
 from api.main import LazyServices, build_accounts, build_object_store, create_app
 from api.services import Services
 from storage.errors import ObjectExists
+from storage.media import MediaStore
 from storage.objects import ANY_ETAG, NotModified, ObjectStore, PreconditionFailed
 
 T = TypeVar("T")
@@ -94,8 +95,11 @@ class NaiveSession:
 
 
 def naive_services(settings: Settings) -> Services:
-    session = NaiveSession(build_object_store(settings), settings.cache_dir / "naive")
-    return Services(session=session, accounts=build_accounts(settings))  # type: ignore[arg-type]
+    store = build_object_store(settings)
+    session = NaiveSession(store, settings.cache_dir / "naive")
+    return Services(  # type: ignore[arg-type]
+        session=session, accounts=build_accounts(settings), media=MediaStore(store)
+    )
 
 
 def _naive_app() -> object:

@@ -381,7 +381,7 @@ class MediaStore:
         objects: ObjectStore,
         *,
         limits: MediaLimits = MediaLimits(),
-        presigner: Callable[[str], str] | None = None,
+        presigner: Callable[[str, str], str] | None = None,
         attempts: int = 20,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -445,13 +445,15 @@ class MediaStore:
         return index.usn, changes
 
     def download_url(self, prefix: str, name: str) -> str | None:
-        """A short-lived URL that downloads the file's bytes (None without a presigner,
+        """A short-lived URL that downloads the file's bytes: ``presigner(key, name)``,
+        which can name the file and its type in the response (None without a presigner,
         as on the local backend); ``MediaNotFound`` if there is no such file."""
         name = normalize_media_name(name)
         entry = self._current(prefix, name)
         if self.presigner is None:
             return None
-        return self.presigner(self.content_key(prefix, entry.sha1 or "", entry.nonce or ""))
+        key = self.content_key(prefix, entry.sha1 or "", entry.nonce or "")
+        return self.presigner(key, name)
 
     # -- changes
 

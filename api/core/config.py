@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # above which the download goes through a presigned S3 URL instead of the API.
     import_max_bytes: int = Field(default=256 * MiB, gt=0)
     export_redirect_bytes: int = Field(default=4 * MiB, gt=0)
+    # Media files (pictures, sounds): the largest one file may be (imports and uploads;
+    # uploads are also bounded by max_body_bytes), how many a learner may keep, and
+    # (aws) the size above which GET /api/media redirects to a presigned S3 URL.
+    media_max_file_bytes: int = Field(default=100 * MiB, gt=0)
+    media_max_files: int = Field(default=50_000, gt=0)
+    media_redirect_bytes: int = Field(default=1 * MiB, gt=0)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # bcrypt's cost factor; lower it only to make tests fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
-from api.deps import CollectionDep, CurrentUser, SettingsDep, get_services
+from api.deps import CollectionDep, CurrentUser, MediaDep, SettingsDep, get_services
 from api.errors import NotAvailable, UnsupportedUpload
+from api.media import LearnerMedia
 from api.packages import (
     export_package_file,
     import_package_file,
@@ -50,9 +51,10 @@ def _export(
     collection: CollectionDep,
     settings: SettingsDep,
     transfers: PackageTransfers | None,
+    media: LearnerMedia,
     deck_id: int | None,
 ) -> Response:
-    exported = export_package_file(collection, deck_id, now=time.time())
+    exported = export_package_file(collection, deck_id, now=time.time(), media=media)
     url = publish_if_large(
         exported, collection.username, transfers, redirect_bytes=settings.export_redirect_bytes
     )
@@ -68,10 +70,11 @@ def _export(
 
 @router.get("/api/export", response_class=Response, responses=_PACKAGE)
 def export_collection(
-    collection: CollectionDep, settings: SettingsDep, transfers: TransfersDep
+    collection: CollectionDep, settings: SettingsDep, transfers: TransfersDep, media: MediaDep
 ) -> Response:
-    """The whole collection as an `.apkg` that Anki imports, scheduling and history included."""
-    return _export(collection, settings, transfers, None)
+    """The whole collection as an `.apkg` that Anki imports, scheduling, history and
+    the media files its notes use included."""
+    return _export(collection, settings, transfers, media, None)
 
 
 @router.get(
@@ -80,10 +83,14 @@ def export_collection(
     responses={**_PACKAGE, **errors(_404="No such deck in your collection")},
 )
 def export_deck(
-    deck_id: AnkiId, collection: CollectionDep, settings: SettingsDep, transfers: TransfersDep
+    deck_id: AnkiId,
+    collection: CollectionDep,
+    settings: SettingsDep,
+    transfers: TransfersDep,
+    media: MediaDep,
 ) -> Response:
-    """A deck and its subdecks as an `.apkg`."""
-    return _export(collection, settings, transfers, deck_id)
+    """A deck and its subdecks as an `.apkg`, with the media files their notes use."""
+    return _export(collection, settings, transfers, media, deck_id)
 
 
 @router.post(
@@ -131,11 +138,13 @@ async def import_collection(
     collection: CollectionDep,
     settings: SettingsDep,
     transfers: TransfersDep,
+    media: MediaDep,
 ) -> ImportSummaryOut:
     """Add an `.apkg` or `.colpkg` from Anki: a multipart `file`, or `{key}` of an upload.
 
     Notes already here (same guid) are updated when the package's are newer, otherwise
-    skipped; nothing is duplicated. Media files are counted, not imported.
+    skipped; nothing is duplicated. Media files are stored with yours (a different file
+    under a name you already use gets a new name, and the imported notes follow it).
     """
     content_type = request.headers.get("content-type", "")
     now = time.time()
@@ -148,6 +157,7 @@ async def import_collection(
                 package,
                 max_bytes=settings.import_max_bytes,
                 now=now,
+                media=media,
             )
     elif content_type.startswith("application/json"):
         if transfers is None:
@@ -160,6 +170,7 @@ async def import_collection(
             key,
             max_bytes=settings.import_max_bytes,
             now=now,
+            media=media,
         )
     else:
         raise UnsupportedUpload("Send the package as multipart field `file`, or JSON {key}.")

@@ -31,8 +31,9 @@ class ImportSummaryOut(CamelModel):
     decks_added: int
     note_types_added: int
     revlog_added: int
-    media_files_ignored: int = Field(
-        description="Media files in the package: counted, not imported (media stay in Anki)."
+    media_files_added: int = Field(description="Media files stored (new or changed).")
+    media_files_skipped: int = Field(
+        description="Media files not stored: an unsafe name, or missing from the package."
     )
 
     @classmethod
@@ -45,5 +46,6 @@ class ImportSummaryOut(CamelModel):
             decks_added=summary.decks_added,
             note_types_added=summary.note_types_added,
             revlog_added=summary.revlog_added,
-            media_files_ignored=summary.media_files_ignored,
+            media_files_added=summary.media_files_added,
+            media_files_skipped=summary.media_files_skipped,
         )

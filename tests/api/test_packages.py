@@ -79,7 +79,7 @@ def test_import_adds_then_skips(rig: Rig, alice: dict[str, str]) -> None:
     assert first.status_code == 200
     assert first.json()["notesAdded"] == 4
     assert first.json()["cardsAdded"] == 4
-    assert first.json()["mediaFilesIgnored"] == 0
+    assert (first.json()["mediaFilesAdded"], first.json()["mediaFilesSkipped"]) == (0, 0)
     names = {d["name"] for d in rig.client.get("/api/decks", headers=bob).json()["decks"]}
     assert {"Español", "Español::Verbos"} <= names
     before = stored(rig, "bob")

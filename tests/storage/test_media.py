@@ -60,7 +60,7 @@ CONTENT_KEY = re.compile(r"user_media/[a-z]+/files/[0-9a-f]{40}-[0-9a-f]{16}\Z")
 class Backend:
     kind: str
     objects: ObjectStore
-    presigner: Callable[[str], str] | None
+    presigner: Callable[[str, str], str] | None
 
     def media(self, **kwargs: Any) -> MediaStore:
         return MediaStore(self.objects, presigner=self.presigner, **kwargs)
@@ -77,7 +77,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     bucket = request.getfixturevalue("bucket")
     client = s3_client_for(server.url)
 
-    def presign(key: str) -> str:
+    def presign(key: str, name: str) -> str:
         return str(
             client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300

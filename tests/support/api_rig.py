@@ -21,6 +21,7 @@ from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from auth.users import AuthStateStore, UserRepository
 from storage.cache import DiskCache
+from storage.media import MediaStore
 from storage.objects import ObjectStore
 from storage.session import S3SQLiteSession
 
@@ -113,7 +114,7 @@ def build_rig(
         token_states=token_states_of(users, auth_state),
     )
     session = S3SQLiteSession(store, DiskCache(tmp_path / "cache", 64 * 1024 * 1024))
-    services = Services(session=session, accounts=accounts)
+    services = Services(session=session, accounts=accounts, media=MediaStore(store))
     settings = Settings(backend="local", data_dir=tmp_path, cache_dir=tmp_path / "cache")
     with TestClient(create_app(settings, services), raise_server_exceptions=False) as client:
         yield Rig(client, services, store, clock, tmp_path)
