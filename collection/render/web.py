@@ -33,7 +33,11 @@ _ATTRIBUTE: Final = re.compile(
 )
 _STYLE_BLOCK: Final = re.compile(r"<style\b[^>]*>", re.IGNORECASE)
 _STYLE_END: Final = re.compile(r"</style\s*>", re.IGNORECASE)
-_CSS_URL: Final = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))\s*\)""")
+# An unquoted url() stops at a parenthesis either way: `url(url(url(…` fails fast.
+_CSS_URL: Final = re.compile(r"""url\(\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^()"'\s]*))\s*\)""")
+# A tag longer than this is left as it is: no real `<img>` is, and a hostile one could
+# make the attribute search quadratic (many unclosed `src="`).
+_MAX_TAG_CHARS: Final = 8192
 _REMOTE: Final = re.compile(r"(?:[a-z][a-z0-9+.-]*:|/)", re.IGNORECASE)
 
 
@@ -56,7 +60,7 @@ def _point_tags(text: str, url_of: UrlOf) -> str:
         end = text.find(">", tag.end())
         end = len(text) if end < 0 else end + 1
         inside = text[tag.start() : end]
-        found = _ATTRIBUTE.search(inside)
+        found = _ATTRIBUTE.search(inside) if len(inside) <= _MAX_TAG_CHARS else None
         pieces.append(text[pos : tag.start()])
         if found is None:
             pieces.append(inside)
