@@ -16,7 +16,7 @@ PREFIX_COLLECTIONS: Final = "user_dbs/"
 # The page logs of the collections (docs/storage.md), written by storage/session.py,
 # which owns their names: entries are deleted once folded into the collection object.
 PREFIX_LOGS: Final = storage_keys.PREFIX_LOGS
-# Learners' media files: the function may use it; the app stores none yet.
+# Learners' media files: `user_media/{learner}/` (api/media.py), laid out by storage/media.py.
 PREFIX_MEDIA: Final = "user_media/"
 # Scratch objects, kept at most a day: presigned package uploads and large exports,
 # written by storage/transfers.py, which owns their names.
