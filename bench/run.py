@@ -30,6 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bench.imports import cold_imports
+from bench.render import time_rendering
 from bench.seeds import seeded_collection
 from bench.servers import App, Child
 from bench.stats import Call, app_figures, aws_figures, latency_ms, percentile, write_figures
@@ -76,6 +77,8 @@ class Options:
     # The app's JAVUMBO_COMPACTION_ENTRIES (its default), given to every instance.
     compaction_entries: int = 31
     import_runs: int = 9
+    # Timed renderings of each card kind, in process (bench/render.py).
+    render_runs: int = 1000
     # "runtime": time the cold imports against the runtime dependencies only (built
     # once with pip); "dev": in this environment, as it is.
     import_env: str = "runtime"
@@ -91,6 +94,7 @@ class Options:
             "naive_answers",
             "compaction_entries",
             "round_trips",
+            "render_runs",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
@@ -750,10 +754,12 @@ def run_all(options: Options) -> dict[str, Any]:
             scenarios["naive.writers"] = concurrent_writers(
                 rig, [naive, naive_b], "naive.writers", small, options
             )
+    with _step(f"rendering cards ({options.render_runs} runs of each kind), in process"):
+        render = time_rendering(options.render_runs)
     with _step("cold imports"):
         imports = cold_imports(
             {"handler": "api.lambda_handler", "dependencies": "fastapi, mangum, boto3, pydantic"},
             options.import_runs,
             runtime_only=options.import_env == "runtime",
         )
-    return {"scenarios": scenarios, "roundTrips": trips, "imports": imports}
+    return {"scenarios": scenarios, "roundTrips": trips, "imports": imports, "render": render}
