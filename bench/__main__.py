@@ -1,5 +1,7 @@
 """`python -m bench` (or `make bench`): run every scenario, check the targets, write the
-reports (docs/benchmarks.json and docs/benchmarks.md), exit 1 if a target fails."""
+reports (docs/benchmarks.json and docs/benchmarks.md), exit 1 if a target fails.
+`--only render` times rendering a card alone and prints its target (seconds; no
+servers, no reports written)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench import report
+from bench.render import time_rendering
 from bench.run import Options, run_all
 from bench.servers import ROOT
 
@@ -27,6 +30,12 @@ def _parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--command", default=None, help="how to describe the run in the report")
+    parser.add_argument(
+        "--only",
+        choices=("render",),
+        default=None,
+        help="run this scenario alone and print its target; the reports are not rewritten",
+    )
     args = parser.parse_args(argv)
     names = {f.name for f in dataclasses.fields(Options)}
     try:
@@ -41,8 +50,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _render_only(options: Options) -> int:
+    print(f"rendering cards ({options.render_runs} runs of each kind), in process")
+    render = time_rendering(options.render_runs)
+    for key, kind in render["kinds"].items():
+        lat = kind["latencyMs"]
+        print(f"  {key:<10} p50 {lat['p50']:.3f} ms  p95 {lat['p95']:.3f} ms  ({kind['label']})")
+    target = report.render_target(render)
+    print(f"\n{'PASS' if target.passed else 'FAIL'}  {target.name}  {target.measured}")
+    return 0 if target.passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     options, args = _parse(argv)
+    if args.only == "render":
+        return _render_only(options)
     signal.signal(signal.SIGTERM, _interrupt)
     command = args.command or "python -m bench " + shlex.join(
         sys.argv[1:] if argv is None else argv

@@ -32,6 +32,7 @@ RETAINED_SHARE = 20  # a day of study leaves at most 1/20 of what whole-file wri
 ANSWER_GROWTH_LIMIT = 1.3  # POST /api/review p50, huge against small
 UNIFORM_READ_LIMIT = 1.5  # a warm read, every AWS request delayed alike, in round trips
 NAIVE_SPEEDUP = {"large": 5.0, "huge": 10.0}
+RENDER_P50_LIMIT_MS = 2.0  # what rendering a card adds to GET /api/review (bench/render.py)
 
 
 @dataclass(frozen=True)
@@ -349,7 +350,26 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
             handler <= 1.5 * deps,
         )
     )
+    if "render" in results:
+        targets.append(render_target(results["render"]))
     return targets
+
+
+def render_target(render: dict[str, Any]) -> Target:
+    """What showing a card as its note type has it adds to the next card, at p50 over
+    every run of every card kind; each kind's p50 is listed."""
+    overall = render["all"]
+    by_kind = ", ".join(
+        f"{key} {kind['latencyMs']['p50']:.3f}" for key, kind in render["kinds"].items()
+    )
+    return Target(
+        f"rendering a card adds under {RENDER_P50_LIMIT_MS:g} ms to {NEXT_ROUTE} (p50, in "
+        "process: card_face, web_card, the media token)",
+        f"{overall['p50']:.3f} ms (p95 {overall['p95']:.3f}) over {overall['n']} runs; "
+        f"p50 by kind: {by_kind} ms",
+        f"< {RENDER_P50_LIMIT_MS:.2f} ms",
+        overall["p50"] < RENDER_P50_LIMIT_MS,
+    )
 
 
 # --- machine -------------------------------------------------------------------------
@@ -463,6 +483,62 @@ def _storage_rows(results: dict[str, Any], sizes: dict[str, str]) -> list[str]:
             f"| {_size(answers * collection)} | {cost['keptGB']:.2f} GB "
             f"| ${cost['usdPerMonth']:.2f} |"
         )
+    return out
+
+
+def _render_rows(results: dict[str, Any], sizes: dict[str, str]) -> list[str]:
+    """The cost of rendering, per card kind, and GET /api/review beside it."""
+    render = results.get("render")
+    if render is None:
+        return []
+    out = [
+        "",
+        "## Rendering a card",
+        "",
+        f"`{NEXT_ROUTE}` shows the card as its note type has it: the route renders the "
+        "question and answer from the note and its note type (`card_face`), issues a media "
+        "token (`TokenService.issue_media`) and points the media at their URLs, sounds made "
+        "playable (`web_card`). That path is timed in the benchmark process, on a collection "
+        f"file of its own (no HTTP, no storage): {render['runsPerKind']} runs of each kind "
+        f"after {render['warmupPerKind']} untimed, the kinds taking turns. Each run parses "
+        f"the note types afresh, as each request does (`col.models`, "
+        f"{_size(render['modelsJsonBytes'])} of JSON here: the stock note types and the "
+        "custom one).",
+        "",
+        "| card | fields | CSS | p50 ms | p95 ms | mean ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for kind in render["kinds"].values():
+        lat = kind["latencyMs"]
+        out.append(
+            f"| {kind['label']} | {_size(kind['fieldBytes'])} | {_size(kind['cssBytes'])} "
+            f"| {_num(lat['p50'], 3)} | {_num(lat['p95'], 3)} | {_num(lat['mean'], 3)} |"
+        )
+    overall = render["all"]
+    out.append(
+        f"| **every kind** ({overall['n']} runs) | | | {_num(overall['p50'], 3)} "
+        f"| {_num(overall['p95'], 3)} | {_num(overall['mean'], 3)} |"
+    )
+    sessions = [
+        (cards, results["scenarios"][key])
+        for size, cards in sizes.items()
+        if (key := f"ours.{size}.review") in results.get("scenarios", {})
+    ]
+    if sessions:
+        out += [
+            "",
+            f"For scale, `{NEXT_ROUTE}` in the days of study above, rendering included (p50 "
+            "as the client sees it; in the app, from its request lines): "
+            + "; ".join(
+                f"{_num(r['latencyMs']['next']['p50'])} ms "
+                f"({_num(r['app']['routes'].get(NEXT_ROUTE, {}).get('serverLatencyMsP50'))} ms "
+                f"in the app) at {cards} cards"
+                for cards, r in sessions
+            )
+            + f". Rendering's p50, {_num(overall['p50'], 3)} ms, is "
+            f"{overall['p50'] / min(r['latencyMs']['next']['p50'] for _, r in sessions):.1%} "
+            "of the smallest of these.",
+        ]
     return out
 
 
@@ -646,6 +722,7 @@ def markdown(results: dict[str, Any], targets: list[Target]) -> str:
             )
             + ".",
         ]
+    out += _render_rows(results, sizes)
     double = any(
         _route(results, k, NEXT_ROUTE).get("storageRequestsMax", 0) > 1
         for k in _SESSIONS
@@ -678,6 +755,8 @@ def markdown(results: dict[str, Any], targets: list[Target]) -> str:
         naive_large=f"{NAIVE_SPEEDUP['large']:g}",
         naive_huge=f"{NAIVE_SPEEDUP['huge']:g}",
         retention=RETENTION_DAYS,
+        render_runs=o.get("render_runs", "-"),
+        render_limit=f"{RENDER_P50_LIMIT_MS:g}",
     )
     out += ["", re.sub(r"\n\n+", "\n\n", reading.strip()), "", method.strip(), ""]
     return "\n".join(out)
@@ -787,6 +866,14 @@ one read loads it (the "first read" above).
   the current deck's card count, read through the API before and after, then shows
   whether an acknowledged card was lost. The naive baseline does the same, and loses
   cards.
+- *Rendering a card*: in the benchmark process, no HTTP: a new collection file holds a
+  Basic note, a "Basic (and reversed card)" note (its reverse card is timed), a Cloze
+  note with 3 clozes (a hint on one) and HTML (each of its 3 cards in turn), a note of a
+  custom note type (5 fields, conditionals, the `hint` and `furigana` filters, a
+  picture, two `[sound:]` tags, about 2 KB of CSS with a font of the collection's
+  media) and a Basic note with about 5 KB of HTML in a field. {render_runs} timed runs
+  of each (after untimed ones), each `card_face` on a fresh `Col`, the media token
+  issued and `web_card`, timed with `time.perf_counter_ns`.
 
 **Targets.**
 - *Warm read / next card*: every such call's request line shows exactly one S3 request,
@@ -818,6 +905,9 @@ one read loads it (the "first read" above).
 - *Clients reused*: the proxy counts the connections it accepts; in the warm
   single-learner sessions the app opens none (its boto3 clients, built once per
   process, keep theirs alive).
+- *Rendering a card*: the p50 over every timed run of every kind under {render_limit} ms;
+  each kind's p50 is listed. Turning the response into JSON and sending it is in the
+  review sessions' latency, not in this figure.
 - *Cold import*: `import api.lambda_handler` in a fresh interpreter (median of {runs}, after
   one untimed run that compiles bytecode; the two imports take turns) within 1.5x of
   importing fastapi, mangum, boto3 and pydantic alone. Wall time, as a cold start

@@ -209,6 +209,31 @@ def results() -> dict[str, Any]:
             "handler": {"medianMs": 400.0, "runsMs": [400.0]},
             "dependencies": {"medianMs": 300.0, "runsMs": [300.0]},
         },
+        "render": _render({"basic": 0.2, "cloze": 0.4, "custom": 0.6, "long": 0.3}, 0.3),
+    }
+
+
+def _render(p50s: dict[str, float], overall: float) -> dict[str, Any]:
+    """What bench/render.py reports: each kind's figures and every run's together."""
+
+    def lat(p50: float, n: int) -> dict[str, float]:
+        return {"p50": p50, "p95": 2 * p50, "mean": 1.1 * p50, "n": n}
+
+    return {
+        "runsPerKind": 100,
+        "warmupPerKind": 10,
+        "modelsJsonBytes": 12_000,
+        "kinds": {
+            key: {
+                "label": f"a {key} card",
+                "cards": 1,
+                "fieldBytes": 300,
+                "cssBytes": 150,
+                "latencyMs": lat(p50, 100),
+            }
+            for key, p50 in p50s.items()
+        },
+        "all": lat(overall, 100 * len(p50s)),
     }
 
 
@@ -222,7 +247,7 @@ def _failed(results: dict[str, Any]) -> list[str]:
 
 def test_every_target_passes_on_good_figures(results: dict[str, Any]) -> None:
     verdicts = _verdicts(results)
-    assert len(verdicts) == 19
+    assert len(verdicts) == 20
     assert all(verdicts.values()), verdicts
 
 
@@ -365,6 +390,29 @@ def test_latency_targets(results: dict[str, Any]) -> None:
     ]
 
 
+RENDER = "rendering a card adds under 2 ms to GET /api/review"
+
+
+def test_render_target_is_the_p50_over_every_kind_under_2_ms(results: dict[str, Any]) -> None:
+    target = next(t for t in report.evaluate(results) if t.name.startswith(RENDER))
+    assert target.passed
+    assert target.measured == (
+        "0.300 ms (p95 0.600) over 400 runs; "
+        "p50 by kind: basic 0.200, cloze 0.400, custom 0.600, long 0.300 ms"
+    )
+    # One slow kind does not fail it: the p50 over every run does.
+    results["render"] = _render({"basic": 0.2, "custom": 2.5}, 1.99)
+    assert not _failed(results)
+    results["render"] = _render({"basic": 1.9, "custom": 2.5}, 2.0)
+    assert [name.split(" (")[0] for name in _failed(results)] == [RENDER]
+
+
+def test_render_target_alone_for_a_render_only_run() -> None:
+    target = report.render_target(_render({"basic": 0.5}, 0.5))
+    assert target.passed and target.name.startswith(RENDER)
+    assert target.limit == "< 2.00 ms"
+
+
 def test_naive_speed_up_is_per_next_answer_pair(results: dict[str, Any]) -> None:
     """Ours over a day of 200 answers, the naive baseline over fewer: compared per pair."""
     assert report.pair_seconds(results["scenarios"]["ours.large.review"]) == 9.0 / 200
@@ -392,6 +440,14 @@ def test_reports_are_written(results: dict[str, Any], tmp_path: Path) -> None:
     assert text.count("| PASS |") == len(targets)
     assert "## How it is measured" in text
     assert "{" not in text.split("## Reading the results")[1]  # every placeholder filled
+    rendering = text.split("## Rendering a card")[1].split("## Reading the results")[0]
+    assert "| a custom card | 300 B | 150 B | 0.600 | 1.200 | 0.660 |" in rendering
+    assert "| **every kind** (400 runs) | | | 0.300 | 0.600 | 0.330 |" in rendering
+    # Beside GET /api/review of the days of study: p50 40 ms, 10 ms in the app.
+    assert "40.0 ms (10.0 ms in the app) at 200 cards" in rendering
+    assert "is 0.8% of the smallest of these" in rendering
+    del results["render"]
+    assert "## Rendering a card" not in report.markdown(results, report.evaluate(results))
 
 
 # --- which call made which AWS request ------------------------------------------------

@@ -19,7 +19,7 @@ TINY = (
     "--answers", "7", "--small-answers", "4", "--naive-answers", "2", "--warm-reads", "3",
     "--round-trips", "5", "--learners", "3", "--learner-answers", "2",
     "--writers", "2", "--adds-per-writer", "3", "--compaction-entries", "3",
-    "--import-runs", "1", "--import-env", "dev",
+    "--import-runs", "1", "--import-env", "dev", "--render-runs", "5",
 )  # fmt: skip
 
 
@@ -63,9 +63,11 @@ def test_a_tiny_run_writes_both_reports(tmp_path: Path) -> None:
         assert writes["between"]["s3Requests"] == 0
         assert scenarios[f"ours.{size}.review"]["storage"]["retainedBytes"] > 0
     assert scenarios["ours.huge.cold"]["s3"]["requests"] >= 1
-    assert len(results["targets"]) == 19
+    assert set(results["render"]["kinds"]) == {"basic", "reversed", "cloze", "custom", "long"}
+    assert results["render"]["all"]["n"] == 5 * 5
+    assert len(results["targets"]) == 20
     verdicts = [line for line in result.stdout.splitlines() if line[:4] in ("PASS", "FAIL")]
-    assert len(verdicts) == 19
+    assert len(verdicts) == 20
     assert (result.returncode == 0) == all(t["passed"] for t in results["targets"])
     text = out_md.read_text()
     assert text.startswith("# Benchmarks") and "| target | measured | limit | result |" in text
