@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import RedirectResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.deps import CollectionDep, MediaDep, MediaReaderDep, SettingsDep
 from api.errors import UnsupportedMedia
@@ -17,6 +18,17 @@ from storage.errors import MediaNotFound, MediaTooLarge
 from storage.media import content_type
 
 router = APIRouter(prefix="/api/media", tags=["media"], responses=SIGNED_IN)
+
+
+class MediaName(StringConvertor):
+    """A file name in a path: one segment, never `check` (that is POST /api/media/check,
+    so /api/media/check is one resource; a file named exactly `check`, without an
+    extension, is listed and checked but not fetched by name)."""
+
+    regex = r"(?!check/?$)[^/]+"
+
+
+register_url_convertor("medianame", MediaName())
 
 # What a rendered card may load from us; a file opened on its own runs nothing.
 _MEDIA_HEADERS: Final = {
@@ -42,7 +54,7 @@ def list_media(media: MediaDep) -> list[MediaFileOut]:
 
 
 @router.get(
-    "/{name}",
+    "/{name:medianame}",
     response_class=Response,
     responses={
         200: {"description": "The file's bytes, with its content type."},
@@ -109,7 +121,7 @@ def _check_type(name: str, data: bytes) -> None:
 
 
 @router.delete(
-    "/{name}",
+    "/{name:medianame}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(_404="No media file of yours has that name"),
 )

@@ -29,6 +29,7 @@ from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from storage.cache import DiskCache
 from storage.local import LocalObjectStore
+from storage.media import MediaStore
 from storage.session import S3SQLiteSession
 
 pytestmark = pytest.mark.fuzz
@@ -61,9 +62,10 @@ def signed_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedIn]:
     """The app on a private directory, one learner signed in, one deck and one card."""
     root: Path = tmp_path_factory.mktemp("fuzz")
     users = LocalUserStore(root / "users.sqlite3")
-    session = S3SQLiteSession(LocalObjectStore(root / "objects"), DiskCache(root / "c", 1 << 26))
+    store = LocalObjectStore(root / "objects")
+    session = S3SQLiteSession(store, DiskCache(root / "c", 1 << 26))
     accounts = Accounts(users, users, PasswordHasher(rounds=4), TokenService(SECRET))
-    services = Services(session=session, accounts=accounts)
+    services = Services(session=session, accounts=accounts, media=MediaStore(store))
     APP.state.services = LazyServices(lambda: services)
     app = APP
     with TestClient(app) as client:

@@ -48,10 +48,17 @@ from storage.pagelog import decode_entry, entry_key, log_prefix
 from storage.s3 import S3ObjectStore, mapped_s3_errors
 from storage.session import META_LOG_ID, META_SEQ, LogPolicy, RetryPolicy, S3SQLiteSession
 from tests.conftest import s3_client_for
-from tests.storage.conftest import KEY, counter_db_bytes, increment, read_applied, read_counter
+from tests.storage.conftest import (
+    ENGINES,
+    KEY,
+    counter_db_bytes,
+    increment,
+    read_applied,
+    read_counter,
+)
+from tests.storage.conftest import use_engine as use_session_engine
 from tests.support.moto_server import MotoServer
 
-ENGINES = ("cached", "too-big", "disk-failed")
 IN_MEMORY = ("too-big", "disk-failed")
 T = TypeVar("T")
 GRACE = 1000.0
@@ -304,18 +311,7 @@ def make(backend: ObjectStore, tmp_path: Path, clock: FakeClock) -> MakeInstance
 def use_engine(instance: Instance, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Work on the cached file, or in memory: the collection outgrows the cache budget,
     or the disk refuses to take it in."""
-    assert how in ENGINES, how
-    if how == "cached":
-        return
-    instance.cache.clear()
-    if how == "too-big":
-        instance.cache.max_bytes = 1000
-        return
-
-    def disk_full(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(instance.cache, "install", disk_full)
+    use_session_engine(instance.session, how, monkeypatch)
 
 
 Requests = list[tuple[str, str, str]]
