@@ -26,7 +26,7 @@ from tests.interop.shared_deck import (
     SharedDeck,
     build_shared_deck,
 )
-from tests.support.api_rig import Rig
+from tests.support.api_rig import PASSWORD, Rig
 
 pytestmark = pytest.mark.interop
 
@@ -204,6 +204,29 @@ def test_media_links_open_with_their_token_alone(
     response = rig.client.get(f"{path}?t={bob_token}")
     assert response.status_code == 404
     assert response.json()["code"] == "media_not_found"
+
+    # The media token opens files and nothing else: not as a bearer token, not for
+    # listing or deleting files, not for the collection.
+    as_bearer = {"Authorization": f"Bearer {token}"}
+    for method, url, headers in (
+        ("GET", "/api/decks", as_bearer),
+        ("GET", "/api/media", as_bearer),
+        ("GET", path, as_bearer),
+        ("GET", f"/api/media?t={token}", {}),
+        ("DELETE", link, {}),
+        ("GET", f"/api/export?t={token}", {}),
+    ):
+        assert rig.client.request(method, url, headers=headers).status_code == 401, url
+    assert rig.client.get(link).content == MEDIA["cat.png"]
+
+    # A new password retires the links made before it.
+    changed = rig.client.put(
+        "/api/me/password",
+        json={"current_password": PASSWORD, "new_password": "another long password"},
+        headers=alice.headers,
+    )
+    assert changed.status_code == 200
+    assert rig.client.get(link).status_code == 401
 
 
 def test_review_shows_the_text_a_plain_client_shows(
