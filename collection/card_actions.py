@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from collection.col import Col
+from collection.col import Col, server_usn
 from collection.decks import DeckIndex
-from collection.enums import BURIED_QUEUES, LOCAL_USN, CardQueue, CardType, RevlogKind
+from collection.enums import BURIED_QUEUES, CardQueue, CardType, RevlogKind
 from collection.errors import CardNotFound, FilteredDeck
 from collection.ids import next_row_id
 from collection.notes import take_new_positions
@@ -26,7 +26,7 @@ def _require(conn: sqlite3.Connection, card_id: int) -> tuple[int, int, int, int
 def _set_queue(conn: sqlite3.Connection, card_id: int, queue: int, *, now: float) -> None:
     conn.execute(
         "update cards set queue = ?, mod = ?, usn = ? where id = ?",
-        (queue, int(now), LOCAL_USN, card_id),
+        (queue, int(now), server_usn(conn), card_id),
     )
 
 
@@ -35,9 +35,12 @@ def restore_queues(
 ) -> None:
     """Put suspended or buried cards back in the queue their type and due imply (Anki)."""
     rows = conn.execute(f"select id, type, due from cards where {where}", args).fetchall()
+    if not rows:
+        return
+    usn = server_usn(conn)
     conn.executemany(
         "update cards set queue = ?, mod = ?, usn = ? where id = ?",
-        [(restored_queue(ctype, due), int(now), LOCAL_USN, cid) for cid, ctype, due in rows],
+        [(restored_queue(ctype, due), int(now), usn, cid) for cid, ctype, due in rows],
     )
 
 
@@ -75,13 +78,13 @@ def forget(conn: sqlite3.Connection, card_id: int, *, now: float, reset_counts: 
     conn.execute(
         f"update cards set type = {CardType.NEW}, queue = {CardQueue.NEW}, due = ?, ivl = 0,"
         f" factor = 0, left = 0, odue = 0, mod = ?, usn = ?{counts} where id = ?",
-        (position, int(now), LOCAL_USN, card_id),
+        (position, int(now), col.usn, card_id),
     )
     revlog_id = next_row_id(conn, "revlog", now)
     conn.execute(
         "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
         " values (?, ?, ?, 0, 0, ?, ?, 0, ?)",
-        (revlog_id, card_id, LOCAL_USN, ivl, factor, RevlogKind.MANUAL),
+        (revlog_id, card_id, col.usn, ivl, factor, RevlogKind.MANUAL),
     )
     col.save(now=now)
 
@@ -93,5 +96,5 @@ def move(conn: sqlite3.Connection, card_id: int, deck_id: int, *, now: float) ->
         raise FilteredDeck(f"{deck['name']!r} is a filtered deck; cards cannot be moved into it.")
     conn.execute(
         "update cards set did = ?, mod = ?, usn = ? where id = ? and did != ?",
-        (deck_id, int(now), LOCAL_USN, card_id, deck_id),
+        (deck_id, int(now), server_usn(conn), card_id, deck_id),
     )

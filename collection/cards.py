@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from collection.card_faces import CardFace, card_face, face_inputs, face_of
-from collection.col import Col, mark_modified
+from collection.col import Col, mark_modified, server_usn
 from collection.decks import DeckIndex, current_deck_id
 from collection.enums import (
-    LOCAL_USN,
     GraveKind,
     NotetypeKind,
     OriginalStockKind,
@@ -267,7 +266,9 @@ def add_card(
     note_id = insert_note(conn, col, model, fields, [], now=now)
     position = take_new_positions(col)
     ordinals = card_ordinals(model, fields) or [0]
-    card_ids = [insert_new_card(conn, note_id, o, deck_id, position, now=now) for o in ordinals]
+    card_ids = [
+        insert_new_card(conn, note_id, o, deck_id, position, usn=col.usn, now=now) for o in ordinals
+    ]
     col.save(now=now)
     return AddedCard(card_ids[0], note_id)
 
@@ -304,12 +305,10 @@ def update_card(
             sort_field, checksum = sort_field_and_checksum(fields, 0)
             conn.execute(
                 "update notes set flds = ?, sfld = ?, csum = ?, mod = ?, usn = ? where id = ?",
-                (join_fields(fields), sort_field, checksum, int(now), LOCAL_USN, note_id),
+                (join_fields(fields), sort_field, checksum, int(now), col.usn, note_id),
             )
             mark_modified(conn, now=now)
-        conn.execute(
-            "update cards set mod = ?, usn = ? where id = ?", (int(now), LOCAL_USN, card_id)
-        )
+        conn.execute("update cards set mod = ?, usn = ? where id = ?", (int(now), col.usn, card_id))
     return card_view(conn, decks, card_id)
 
 
@@ -320,9 +319,10 @@ def delete_card(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
         raise CardNotFound(card_id)
     note_id = int(row[0])
     conn.execute("delete from cards where id = ?", (card_id,))
-    graves = [(LOCAL_USN, card_id, GraveKind.CARD)]
+    usn = server_usn(conn)
+    graves = [(usn, card_id, GraveKind.CARD)]
     if conn.execute("select 1 from cards where nid = ? limit 1", (note_id,)).fetchone() is None:
         conn.execute("delete from notes where id = ?", (note_id,))
-        graves.append((LOCAL_USN, note_id, GraveKind.NOTE))
+        graves.append((usn, note_id, GraveKind.NOTE))
     conn.executemany("insert into graves (usn, oid, type) values (?, ?, ?)", graves)
     mark_modified(conn, now=now)

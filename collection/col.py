@@ -4,6 +4,13 @@ A `Col` lives for one operation (one call chain on one connection): each JSON co
 parsed at most once and written back only if it changed. It is deliberately not cached
 across operations: the caller rolls back on errors, which would silently make any
 cached copy stale (and `sqlite3.Connection` cannot be weakly referenced anyway).
+
+The usn rule: this package writes collections as a sync *server* does, so every row and
+JSON object it adds or changes (notes, cards, revlog, graves; note types, decks, deck
+options and tags in the `col` row) carries the collection's current `col.usn`
+(`server_usn`, `Col.usn`), never -1, which on a client means "not sent yet". Changes
+to the shape of the collection (a note type's fields or templates, replacing the whole
+collection) also move `col.scm` (`mark_schema_modified`).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ class Col:
         self._parsed: dict[JsonColumn, dict[str, Any]] = {}
         self._changed: set[JsonColumn] = set()
         self._crt: int | None = None
+        self._usn: int | None = None
 
     @property
     def crt(self) -> int:
@@ -39,6 +47,13 @@ class Col:
             (crt,) = self.conn.execute("select crt from col").fetchone()
             self._crt = int(crt)
         return self._crt
+
+    @property
+    def usn(self) -> int:
+        """`col.usn`, read once: the usn of everything this operation writes."""
+        if self._usn is None:
+            self._usn = server_usn(self.conn)
+        return self._usn
 
     @property
     def conf(self) -> dict[str, Any]:
@@ -89,9 +104,37 @@ class Col:
         return parsed
 
 
+def server_usn(conn: sqlite3.Connection) -> int:
+    """The usn every change written here carries: the collection's current `col.usn`.
+
+    A sync server stamps what it changes with its own usn (Anki's `Collection::usn()`
+    on a server), so that the next sync sends it to every client; `col.usn` moves on
+    only when a sync finishes. Never -1: that marks a client's own unsent change, and
+    a server holding one fails the sync's sanity check.
+    """
+    try:
+        row = conn.execute("select usn from col").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise MalformedCollection(f"This is not an Anki collection: {exc}.") from exc
+    if row is None:
+        raise MalformedCollection("The collection has no col row.")
+    return int(row[0])
+
+
 def mark_modified(conn: sqlite3.Connection, *, now: float) -> None:
     """Stamp `col.mod` (ms), as Anki does after any change to the collection."""
     conn.execute("update col set mod = ?", (ms(now),))
+
+
+def mark_schema_modified(conn: sqlite3.Connection, *, now: float) -> None:
+    """Stamp `col.scm` and `col.mod` (ms): the collection changed shape, so the next
+    sync of every client must be a full one (Anki's `set_schema_modified`).
+
+    Due after changing an existing note type's fields or templates, or replacing the
+    whole collection; not after adding a note type, deck or options group.
+    """
+    stamp = ms(now)
+    conn.execute("update col set scm = ?, mod = ?", (stamp, stamp))
 
 
 def _load(conn: sqlite3.Connection, column: JsonColumn) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from collection.col import Col
-from collection.enums import LOCAL_USN, GraveKind
+from collection.col import Col, server_usn
+from collection.enums import GraveKind
 from collection.errors import (
     DeckNotFound,
     DefaultDeckProtected,
@@ -145,7 +145,7 @@ class DeckIndex:
     def add(self, name: str, conf_id: int, *, now: float) -> int:
         deck_id = next_id(self.by_id, now)
         deck = new_deck(deck_id, name, int(now))
-        deck["usn"] = LOCAL_USN
+        deck["usn"] = self.col.usn
         deck["conf"] = conf_id
         self.col.decks[str(deck_id)] = deck
         self._index(deck_id, deck)
@@ -157,7 +157,7 @@ class DeckIndex:
             self.by_key.pop(name_key(self.by_id[deck_id]["name"]), None)
         for deck_id, name in renames.items():
             deck = self.by_id[deck_id]
-            deck.update(name=name, mod=int(now), usn=LOCAL_USN)
+            deck.update(name=name, mod=int(now), usn=self.col.usn)
             self.by_key[name_key(name)] = deck_id
         self.col.mark_changed("decks")
 
@@ -330,10 +330,10 @@ def delete_deck(conn: sqlite3.Connection, deck_id: int, *, now: float) -> int:
     filtered = [i for i in doomed if decks.by_id[i].get("dyn")]
     if filtered:
         _return_filtered_cards_home(conn, filtered, doomed, now=now)
-    deleted = _delete_cards_and_notes(conn, doomed)
+    deleted = _delete_cards_and_notes(conn, doomed, usn=col.usn)
     conn.executemany(
         "insert into graves (usn, oid, type) values (?, ?, ?)",
-        [(LOCAL_USN, i, GraveKind.DECK) for i in doomed],
+        [(col.usn, i, GraveKind.DECK) for i in doomed],
     )
     decks.remove(doomed)
     _forget_deleted_decks(col, decks, doomed)
@@ -356,9 +356,9 @@ def _deletable_subtree(decks: DeckIndex, deck_id: int) -> list[int]:
     return doomed
 
 
-def _delete_cards_and_notes(conn: sqlite3.Connection, doomed: list[int]) -> int:
+def _delete_cards_and_notes(conn: sqlite3.Connection, doomed: list[int], *, usn: int) -> int:
     """Delete the cards whose deck or home deck is doomed, and the notes left without
-    cards, with a grave for each; the number of cards deleted."""
+    cards, with a grave (at `usn`) for each; the number of cards deleted."""
     marks = ",".join("?" * len(doomed))
     doomed_cards = f"(did in ({marks}) or odid in ({marks}))"
     params = (*doomed, *doomed)
@@ -370,12 +370,12 @@ def _delete_cards_and_notes(conn: sqlite3.Connection, doomed: list[int]) -> int:
     )
     conn.execute(
         f"insert into graves (usn, oid, type) select ?, id, ? from notes where {orphans}",
-        (LOCAL_USN, GraveKind.NOTE, *params, *params),
+        (usn, GraveKind.NOTE, *params, *params),
     )
     conn.execute(f"delete from notes where {orphans}", (*params, *params))
     conn.execute(
         f"insert into graves (usn, oid, type) select ?, id, ? from cards where {doomed_cards}",
-        (LOCAL_USN, GraveKind.CARD, *params),
+        (usn, GraveKind.CARD, *params),
     )
     return int(conn.execute(f"delete from cards where {doomed_cards}", params).rowcount)
 
@@ -412,11 +412,12 @@ def _return_filtered_cards_home(
         (*filtered, *doomed),
     ).fetchall()
     homecomings = []
+    usn = server_usn(conn)
     for card_id, home, card_type, queue, due, odue in rows:
         due = odue if odue > 0 else due
         if queue >= 0:
             queue = restored_queue(card_type, due)
-        homecomings.append((home, due, queue, int(now), LOCAL_USN, card_id))
+        homecomings.append((home, due, queue, int(now), usn, card_id))
     conn.executemany(
         "update cards set did = ?, odid = 0, due = ?, queue = ?, odue = 0, mod = ?, usn = ?"
         " where id = ?",

@@ -1,9 +1,9 @@
 """Anki's numeric codes, defined once for the whole package.
 
 What the integers in `cards.type`, `cards.queue`, `revlog.type`, `graves.type` and a
-note type's `type` mean, and the `usn` of a change not yet synced. Names follow Anki's
-own (rslib `CardType`, `CardQueue`, `RevlogReviewKind`, the grave kinds, `NotetypeKind`,
-`OriginalStockKind`); values are what a schema-11 collection stores.
+note type's `type` mean, and the `usn` a client gives a change it has not synced yet.
+Names follow Anki's own (rslib `CardType`, `CardQueue`, `RevlogReviewKind`, the grave
+kinds, `NotetypeKind`, `OriginalStockKind`); values are what a schema-11 collection stores.
 
 Members are ints: they bind as SQL parameters and, interpolated into SQL text with an
 f-string, read as their value (`f"queue = {CardQueue.SUSPENDED}"` is `queue = -1`).
@@ -15,7 +15,9 @@ from enum import IntEnum
 from typing import Final
 
 LOCAL_USN: Final = -1
-"""The `usn` of anything changed here and not yet synced (Anki's `Usn(-1)`)."""
+"""A client's "changed here, not synced yet" (Anki's `Usn(-1)`). Never written by this
+package, which writes as a server (`collection.col.server_usn`); only looked for, by
+`collection.usn.normalise_usns`, in collections written before that rule."""
 
 
 class CardType(IntEnum):

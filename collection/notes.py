@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from collection.col import Col, mark_modified
+from collection.col import Col, mark_modified, server_usn
 from collection.decks import DeckIndex, current_deck_id
-from collection.enums import LOCAL_USN, CardQueue, CardType, GraveKind
+from collection.enums import CardQueue, CardType, GraveKind
 from collection.errors import (
     FilteredDeck,
     InvalidField,
@@ -100,7 +100,7 @@ def canonical_tags(col: Col, tags: Iterable[str]) -> list[str]:
                 chosen[key] = registered.get(key, tag)
     for tag in chosen.values():
         if tag not in registry:
-            registry[tag] = LOCAL_USN
+            registry[tag] = col.usn
             col.mark_changed("tags")
     result = sorted(chosen.values(), key=str.casefold)
     if len(" ".join(result)) > MAX_TAGS_CHARS:
@@ -221,7 +221,7 @@ def add_note(
     position = take_new_positions(col)
     for ord_ in ordinals:
         target = _template_deck(decks, notetype, ord_) or deck_id
-        insert_new_card(conn, note_id, ord_, target, position, now=now)
+        insert_new_card(conn, note_id, ord_, target, position, usn=col.usn, now=now)
     col.save(now=now)
     mark_modified(conn, now=now)
     return _note_view(conn, col, note_id)
@@ -247,7 +247,7 @@ def insert_note(
             guid64(),
             int(notetype["id"]),
             int(now),
-            LOCAL_USN,
+            col.usn,
             _tags_column(tags),
             join_fields(fields),
             sort_field,
@@ -258,9 +258,17 @@ def insert_note(
 
 
 def insert_new_card(
-    conn: sqlite3.Connection, note_id: int, ord_: int, deck_id: int, position: int, *, now: float
+    conn: sqlite3.Connection,
+    note_id: int,
+    ord_: int,
+    deck_id: int,
+    position: int,
+    *,
+    usn: int,
+    now: float,
 ) -> int:
-    """Insert a new card of note `note_id` at new-card `position`; returns its id."""
+    """Insert a new card of note `note_id` at new-card `position`, stamped with `usn`
+    (the collection's, `Col.usn`); returns its id."""
     card_id = next_row_id(conn, "cards", now)
     conn.execute(
         "insert into cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor,"
@@ -272,7 +280,7 @@ def insert_new_card(
             deck_id,
             ord_,
             int(now),
-            LOCAL_USN,
+            usn,
             CardType.NEW,
             CardQueue.NEW,
             position,
@@ -326,7 +334,7 @@ def write_note_fields(
     conn.execute(
         "update notes set flds = ?, sfld = ?, csum = ?, mod = ?, usn = ?,"
         " tags = coalesce(?, tags) where id = ?",
-        (join_fields(fields), sort_field, checksum, mod, LOCAL_USN, tags, note_id),
+        (join_fields(fields), sort_field, checksum, mod, col.usn, tags, note_id),
     )
     added = _add_missing_cards(conn, col, note_id, notetype, fields, now=now)
     mark_modified(conn, now=now)
@@ -363,7 +371,13 @@ def _add_missing_cards(
     position = take_new_positions(col) if new_due is None else new_due
     return [
         insert_new_card(
-            conn, note_id, o, _template_deck(decks, notetype, o) or home, position, now=now
+            conn,
+            note_id,
+            o,
+            _template_deck(decks, notetype, o) or home,
+            position,
+            usn=col.usn,
+            now=now,
         )
         for o in missing
     ]
@@ -376,7 +390,8 @@ def delete_note(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:
     card_ids = [int(c) for (c,) in conn.execute("select id from cards where nid = ?", (note_id,))]
     conn.execute("delete from cards where nid = ?", (note_id,))
     conn.execute("delete from notes where id = ?", (note_id,))
-    graves = [(LOCAL_USN, cid, GraveKind.CARD) for cid in card_ids]
-    graves.append((LOCAL_USN, note_id, GraveKind.NOTE))
+    usn = server_usn(conn)
+    graves = [(usn, cid, GraveKind.CARD) for cid in card_ids]
+    graves.append((usn, note_id, GraveKind.NOTE))
     conn.executemany("insert into graves (usn, oid, type) values (?, ?, ?)", graves)
     mark_modified(conn, now=now)

@@ -69,7 +69,7 @@ from collection.apkg.source import (
 )
 from collection.col import Col, mark_modified
 from collection.decks import SEPARATOR, DeckIndex, name_key
-from collection.enums import LOCAL_USN, CardQueue, CardType, NotetypeKind
+from collection.enums import CardQueue, CardType, NotetypeKind
 from collection.errors import FilteredDeck, MalformedPackage
 from collection.fields import FIELD_SEPARATOR, sort_field_and_checksum
 from collection.ids import ms
@@ -360,7 +360,7 @@ class _Planner:
             while model["name"].casefold() in names:
                 model["name"] += "+"
             names.add(model["name"].casefold())
-            model["usn"] = LOCAL_USN
+            model["usn"] = self.col.usn
             model.setdefault("tags", [])
             model.setdefault("vers", [])
             mapping[mid] = model["id"]
@@ -375,7 +375,7 @@ class _Planner:
         mod = ours.get("mod")
         if isinstance(mod, int) and theirs["mod"] <= mod:
             return
-        model = {**theirs, "id": target, "usn": LOCAL_USN, "tags": [], "vers": []}
+        model = {**theirs, "id": target, "usn": self.col.usn, "tags": [], "vers": []}
         if "originalId" in ours:
             model["originalId"] = ours["originalId"]
         old_name = str(ours.get("name", "")).casefold()
@@ -480,7 +480,7 @@ class _Planner:
         theirs = self.source.dconf.get(conf_id)
         if theirs is None:
             return DEFAULT_DCONF_ID
-        dconf[str(conf_id)] = {**theirs, "usn": LOCAL_USN}
+        dconf[str(conf_id)] = {**theirs, "usn": self.col.usn}
         self.col.mark_changed("dconf")
         return conf_id
 
@@ -529,7 +529,7 @@ class _Planner:
                 ours["conf"] = conf_id
                 changed = True
         if changed:
-            ours.update(mod=int(self.now), usn=LOCAL_USN)
+            ours.update(mod=int(self.now), usn=self.col.usn)
             self.col.mark_changed("decks")
 
 
@@ -641,14 +641,14 @@ def _write_notes(
             conn.execute(
                 "update notes set flds = ?, sfld = ?, csum = ?, tags = ?, mod = ?, usn = ?"
                 " where id = ?",
-                (flds, sort_field, checksum, tags, note.mod, LOCAL_USN, target),
+                (flds, sort_field, checksum, tags, note.mod, plan.col.usn, target),
             )
             updated += 1
         else:
             conn.execute(
                 "insert into notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
                 " values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')",
-                (target, note.guid, mid, note.mod, LOCAL_USN, tags, flds, sort_field, checksum),
+                (target, note.guid, mid, note.mod, plan.col.usn, tags, flds, sort_field, checksum),
             )
             added += 1
     return added, updated
@@ -674,7 +674,7 @@ def _write_cards(conn: sqlite3.Connection, source: SourceCollection, plan: _Plan
             nid=plan.note_ids[card.nid],
             did=plan.deck_ids.get(card.did, DEFAULT_DECK_ID),
         )
-        conn.execute(_CARD_INSERT, {"usn": LOCAL_USN, **card._asdict()})
+        conn.execute(_CARD_INSERT, {**card._asdict(), "usn": plan.col.usn})
         added += 1
     return added
 
@@ -690,7 +690,7 @@ def _write_revlog(conn: sqlite3.Connection, source: SourceCollection, plan: _Pla
         added += conn.execute(
             "insert or ignore into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
             " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.id, cid, LOCAL_USN, entry.ease, entry.ivl, entry.last_ivl, entry.factor,
+            (entry.id, cid, plan.col.usn, entry.ease, entry.ivl, entry.last_ivl, entry.factor,
              entry.time, entry.type),
         ).rowcount  # fmt: skip
     return added

@@ -15,7 +15,7 @@ from typing import Any, Final
 from collection.cards import card_state, write_card_state
 from collection.col import Col
 from collection.decks import DeckIndex, deck_options
-from collection.enums import BURIED_QUEUES, LOCAL_USN, CardQueue
+from collection.enums import BURIED_QUEUES, CardQueue
 from collection.errors import CardChanged, CardNotStudyable
 from collection.ids import free_row_id
 from collection.review.queue import timing
@@ -70,9 +70,16 @@ def answer(
     options = deck_options(col, decks.by_id.get(card.did) or decks.get(DEFAULT_DECK_ID))
     when = timing(col, conn, now)
     result = answer_card(
-        card, options, ease, now, when.days_elapsed, time_taken_ms, next_day_at=when.next_day_at
+        card,
+        options,
+        ease,
+        now,
+        when.days_elapsed,
+        time_taken_ms,
+        next_day_at=when.next_day_at,
+        usn=col.usn,
     )
-    revlog_id = _write_answer(conn, result, now=now)
+    revlog_id = _write_answer(conn, col, result, now=now)
     _count_today(col, decks, card, when, now=now)
     if idempotency_key is not None:
         _remember(col, idempotency_key, card_id, revlog_id)
@@ -107,9 +114,9 @@ def _check_answerable(card: CardState, expected_reps: int | None) -> None:
         )
 
 
-def _write_answer(conn: sqlite3.Connection, result: AnswerResult, *, now: float) -> int:
+def _write_answer(conn: sqlite3.Connection, col: Col, result: AnswerResult, *, now: float) -> int:
     """Write the answered card, its review log entry under a free id, and the leech tag
-    if it just became one; the review log entry's id."""
+    if it just became one, all at `col.usn`; the review log entry's id."""
     write_card_state(conn, result.card)
     revlog = result.revlog.as_row()
     revlog["id"] = free_row_id(conn, "revlog", revlog["id"])
@@ -119,25 +126,32 @@ def _write_answer(conn: sqlite3.Connection, result: AnswerResult, *, now: float)
         revlog,
     )
     if result.leech:
-        _tag_leech(conn, result.card.nid, now=now)
+        _tag_leech(conn, col, result.card.nid, now=now)
     return int(revlog["id"])
 
 
-def _tag_leech(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:
+def _tag_leech(conn: sqlite3.Connection, col: Col, note_id: int, *, now: float) -> None:
+    """Add the leech tag to the note, and to the tag registry if it is not there yet
+    (in any case), as Anki does."""
     (tags,) = conn.execute("select tags from notes where id = ?", (note_id,)).fetchone()
     words = str(tags).split()
     if LEECH_TAG.casefold() in (w.casefold() for w in words):
         return
     conn.execute(
         "update notes set tags = ?, mod = ?, usn = ? where id = ?",
-        (f" {' '.join([*words, LEECH_TAG])} ", int(now), LOCAL_USN, note_id),
+        (f" {' '.join([*words, LEECH_TAG])} ", int(now), col.usn, note_id),
     )
+    registry = col.tags
+    if LEECH_TAG.casefold() not in (t.casefold() for t in registry):
+        registry[LEECH_TAG] = col.usn
+        col.mark_changed("tags")
 
 
 def _count_today(
     col: Col, decks: DeckIndex, card: CardState, when: SchedTiming, *, now: float
 ) -> None:
-    """Keep the decks' `newToday`/`revToday` counters as Anki does, for Anki's sake."""
+    """Keep the decks' `newToday`/`revToday` counters as Anki does, for Anki's sake;
+    each deck counted is stamped (`mod`, `usn`) as Anki's `update_deck_stats` does."""
     key = (
         "newToday"
         if card.queue == CardQueue.NEW
@@ -156,6 +170,7 @@ def _count_today(
         deck = decks.by_id[deck_id]
         day, count = (deck.get(key) or [0, 0])[:2]
         deck[key] = [when.days_elapsed, (int(count) if day == when.days_elapsed else 0) + 1]
+        deck.update(mod=int(now), usn=col.usn)
     col.mark_changed("decks")
 
 

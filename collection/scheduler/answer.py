@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from collection.enums import LOCAL_USN, CardQueue, CardType
+from collection.enums import CardQueue, CardType
 
 from ._rust import as_u32, f32, sat_u32
 from .card import CardState
@@ -119,10 +119,12 @@ def answer_card(
     time_taken_ms: int,
     *,
     next_day_at: int,
+    usn: int,
     fuzz: bool = True,
 ) -> AnswerResult:
     """Answer `card` with button `ease` (1-4) at `now` (epoch seconds), as Anki's v3
-    scheduler with SM-2 does.
+    scheduler with SM-2 does. The card and its revlog entry carry `usn` (the
+    collection's, `collection.col.server_usn`).
 
     `today` is the day number (`days_elapsed`) and `next_day_at` the epoch second of
     the next rollover (see `timing.sched_timing_today`): a (re)learning delay that
@@ -140,6 +142,7 @@ def answer_card(
         today,
         time_taken_ms,
         next_day_at=next_day_at,
+        usn=usn,
         fuzz=fuzz,
     )
 
@@ -154,6 +157,7 @@ def apply_state(
     time_taken_ms: int,
     *,
     next_day_at: int,
+    usn: int,
     fuzz: bool = True,
 ) -> AnswerResult:
     """Apply the state chosen by `ease` from previously computed `states`."""
@@ -178,14 +182,14 @@ def apply_state(
         card,
         reps=card.reps + 1,
         mod=now_secs,
-        usn=LOCAL_USN,
+        usn=usn,
         data=updated_card_data(card.data, original_position=position, answered_at=now_secs),
         **fields,
     )
     revlog = RevlogEntry(
         id=answered_ms,
         cid=card.id,
-        usn=LOCAL_USN,
+        usn=usn,
         ease=ease,
         ivl=_revlog_interval(chosen, secs_until_rollover),
         last_ivl=_revlog_interval(current, secs_until_rollover),

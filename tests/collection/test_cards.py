@@ -25,7 +25,7 @@ from collection.cards import (
     validate_fields,
     write_card_state,
 )
-from collection.col import Col
+from collection.col import Col, server_usn
 from collection.decks import create_deck, set_current_deck
 from collection.enums import OriginalStockKind
 from collection.errors import (
@@ -89,7 +89,7 @@ def test_a_card_is_written_as_anki_writes_one(conn: sqlite3.Connection):
         "id": ms(NOW),
         "mid": basic_model(conn)["id"],
         "mod": int(NOW),
-        "usn": -1,
+        "usn": server_usn(conn),
         "tags": "",
         "flds": "<b>naïve</b> &amp; 日本語\x1fback",
         "sfld": "naïve & 日本語",
@@ -103,7 +103,7 @@ def test_a_card_is_written_as_anki_writes_one(conn: sqlite3.Connection):
         "did": 1,
         "ord": 0,
         "mod": int(NOW),
-        "usn": -1,
+        "usn": server_usn(conn),
         "type": 0,
         "queue": 0,
         "due": 1,
@@ -383,11 +383,11 @@ def test_editing_updates_the_note_and_marks_both_changed(conn: sqlite3.Connectio
         "sfld": "new > old",
         "csum": field_checksum("new > old"),
         "mod": int(NOW) + 60,
-        "usn": -1,
+        "usn": server_usn(conn),
     }
     assert (card_row(conn, added.card_id)["mod"], card_row(conn, added.card_id)["usn"]) == (
         int(NOW) + 60,
-        -1,
+        server_usn(conn),
     )
     assert (view.front, view.back, view.modified) == (
         "<u>new</u> &gt; old",
@@ -415,8 +415,8 @@ def test_deleting_the_last_card_deletes_the_note(conn: sqlite3.Connection):
     assert conn.execute("select count() from cards").fetchone() == (0,)
     assert conn.execute("select count() from notes").fetchone() == (0,)
     assert set(conn.execute("select usn, oid, type from graves")) == {
-        (-1, added.card_id, 0),
-        (-1, added.note_id, 1),
+        (server_usn(conn), added.card_id, 0),
+        (server_usn(conn), added.note_id, 1),
     }
     assert conn.execute("select mod from col").fetchone() == (ms(NOW + 1),)
 
@@ -429,7 +429,9 @@ def test_a_note_with_other_cards_stays(conn: sqlite3.Connection):
     )
     delete_card(conn, added.card_id, now=NOW)
     assert conn.execute("select id from notes").fetchall() == [(added.note_id,)]
-    assert list(conn.execute("select usn, oid, type from graves")) == [(-1, added.card_id, 0)]
+    assert list(conn.execute("select usn, oid, type from graves")) == [
+        (server_usn(conn), added.card_id, 0)
+    ]
 
 
 # --- paging --------------------------------------------------------------------------

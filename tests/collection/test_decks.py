@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from collection.cards import add_card
-from collection.col import Col
+from collection.col import Col, server_usn
 from collection.decks import (
     Deck,
     DeckIndex,
@@ -112,7 +112,7 @@ def test_a_fresh_collection_has_only_the_default_deck(conn: sqlite3.Connection):
 def test_a_new_deck_is_written_as_anki_writes_one(conn: sqlite3.Connection):
     deck = create_deck(conn, "  Spanish ", now=NOW)
     assert deck == Deck(ms(NOW), "Spanish", 0)
-    expected = new_deck(ms(NOW), "Spanish", int(NOW)) | {"usn": -1}
+    expected = new_deck(ms(NOW), "Spanish", int(NOW)) | {"usn": server_usn(conn)}
     assert raw_decks(conn)[str(ms(NOW))] == expected
     assert conn.execute("select mod from col").fetchone() == (ms(NOW),)
     assert get_deck(conn, deck.id) == deck
@@ -133,7 +133,8 @@ def test_missing_parents_are_created(conn: sqlite3.Connection):
         ms(NOW) + 1,
         ms(NOW) + 2,
     ]
-    assert all(d["usn"] == -1 for d in raw_decks(conn).values() if d["id"] != 1)
+    usn = server_usn(conn)
+    assert all(d["usn"] == usn for d in raw_decks(conn).values() if d["id"] != 1)
 
 
 def test_a_subdeck_takes_the_spelling_of_its_existing_parent(conn: sqlite3.Connection):
@@ -251,7 +252,7 @@ def test_renaming_a_parent_renames_its_children(conn: sqlite3.Connection):
     assert names(conn) == ["Default", "Z", "Z::B", "Z::B::C"]
     for deck in raw_decks(conn).values():
         if deck["id"] != 1:
-            assert (deck["mod"], deck["usn"]) == (int(NOW) + 5, -1)
+            assert (deck["mod"], deck["usn"]) == (int(NOW) + 5, server_usn(conn))
 
 
 def test_renaming_keeps_ids_and_cards(conn: sqlite3.Connection):
@@ -375,12 +376,13 @@ def test_deleting_a_deck_deletes_subdecks_cards_and_orphaned_notes(conn: sqlite3
     assert names(conn) == ["Default", "Keep"]
     assert {r[0] for r in conn.execute("select id from cards")} == {c3, c3 + 100}
     assert {r[0] for r in conn.execute("select id from notes")} == {n2, n3}
+    usn = server_usn(conn)
     assert graves(conn) - before == {
-        (-1, c1, 0),
-        (-1, c2, 0),
-        (-1, n1, 1),
-        (-1, a.id, 2),
-        (-1, top.id, 2),
+        (usn, c1, 0),
+        (usn, c2, 0),
+        (usn, n1, 1),
+        (usn, a.id, 2),
+        (usn, top.id, 2),
     }
     # Anki keeps the review history of deleted cards.
     assert conn.execute("select count() from revlog").fetchone() == (1,)

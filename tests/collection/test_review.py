@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from collection.cards import add_card
-from collection.col import Col
+from collection.col import Col, server_usn
 from collection.decks import create_deck
 from collection.errors import CardChanged, CardNotFound, CardNotStudyable, DeckNotFound
 from collection.review import (
@@ -188,7 +188,7 @@ def test_answer_writes_card_and_revlog(conn: sqlite3.Connection) -> None:
     row = conn.execute(
         "select type, queue, reps, left, usn from cards where id = ?", (card,)
     ).fetchone()
-    assert row == (1, 1, 1, 1, -1)
+    assert row == (1, 1, 1, 1, server_usn(conn))
     revlog = conn.execute(
         "select id, cid, ease, ivl, lastIvl, factor, time, type from revlog"
     ).fetchall()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from collection.enums import CardQueue
+from collection.enums import LOCAL_USN, CardQueue
 from collection.scheduler import (
     CardState,
     DeckOptions,
@@ -314,6 +314,7 @@ def _ours(dconf: dict[str, Any], result: dict[str, Any], *, fuzz: bool):
         today,
         result["case"]["taken_ms"],
         next_day_at=next_day_at,
+        usn=LOCAL_USN,  # the oracle is a client: its own changes are pending (-1)
         fuzz=fuzz,
     )
 

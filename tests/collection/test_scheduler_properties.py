@@ -22,6 +22,7 @@ from collection.scheduler import (
 TODAY = 1_000
 NOW = 1_700_000_000.0
 NEXT_DAY = int(NOW) + 5 * 3600
+USN = 7
 
 step_lists = st.lists(
     st.sampled_from([0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 720.0, 1440.0, 2880.0]),
@@ -137,10 +138,12 @@ def test_passing_intervals_are_ordered(card: CardState, opts: DeckOptions, fuzz:
 def test_every_answer_is_well_formed(
     card: CardState, opts: DeckOptions, ease: int, fuzz: bool
 ) -> None:
-    result = answer_card(card, opts, ease, NOW, TODAY, 12_345, next_day_at=NEXT_DAY, fuzz=fuzz)
+    result = answer_card(
+        card, opts, ease, NOW, TODAY, 12_345, next_day_at=NEXT_DAY, usn=USN, fuzz=fuzz
+    )
     new = result.card
     assert new.reps == card.reps + 1
-    assert (new.usn, new.mod, result.revlog.usn) == (-1, int(NOW), -1)
+    assert (new.usn, new.mod, result.revlog.usn) == (USN, int(NOW), USN)
     assert result.revlog.ease == ease
     assert result.revlog.type == {0: 0, 1: 0, 2: 1, 3: 2}[card.type]
     assert result.revlog.time == min(12_345, opts.max_taken * 1000)
@@ -174,8 +177,8 @@ def test_every_answer_is_well_formed(
 def test_answers_are_deterministic_per_card_and_reps(card: CardState, opts: DeckOptions) -> None:
     first = next_states(card, opts, TODAY)
     assert next_states(card, opts, TODAY) == first
-    a = answer_card(card, opts, 3, NOW, TODAY, 0, next_day_at=NEXT_DAY)
-    b = answer_card(card, opts, 3, NOW, TODAY, 0, next_day_at=NEXT_DAY)
+    a = answer_card(card, opts, 3, NOW, TODAY, 0, next_day_at=NEXT_DAY, usn=USN)
+    b = answer_card(card, opts, 3, NOW, TODAY, 0, next_day_at=NEXT_DAY, usn=USN)
     assert a == b
 
 

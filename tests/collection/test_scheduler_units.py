@@ -32,6 +32,7 @@ DAY = 86_400
 NOW = 1_700_000_000.25
 TODAY = 500
 NEXT_DAY = 1_700_000_000 + 10 * 3600
+USN = 42  # the collection's usn, carried by the card and revlog entry
 
 # --- fuzz.rs ------------------------------------------------------------------------
 
@@ -283,7 +284,7 @@ def test_fuzz_seed_wraps_like_a_u64() -> None:
 
 
 def _answer(card: CardState, ease: int, options: DeckOptions | None = None, **kw: object):
-    args: dict = {"next_day_at": NEXT_DAY, "fuzz": False} | kw
+    args: dict = {"next_day_at": NEXT_DAY, "usn": USN, "fuzz": False} | kw
     return answer_card(card, options or DeckOptions(), ease, NOW, TODAY, 5_000, **args)
 
 
@@ -293,13 +294,13 @@ def test_new_card_good() -> None:
     assert (result.card.type, result.card.queue, result.card.left) == (CardType.LEARN, 1, 1)
     assert result.card.due == 1_700_000_000 + 600
     assert (result.card.ivl, result.card.factor, result.card.reps) == (0, 0, 1)
-    assert (result.card.mod, result.card.usn) == (1_700_000_000, -1)
+    assert (result.card.mod, result.card.usn) == (1_700_000_000, USN)
     assert json.loads(result.card.data) == {"pos": 9, "lrt": 1_700_000_000}
     revlog = result.revlog.as_row()
     assert revlog == {
         "id": 1_700_000_000_250,
         "cid": 11,
-        "usn": -1,
+        "usn": USN,
         "ease": 3,
         "ivl": -600,
         "lastIvl": 0,
@@ -341,9 +342,8 @@ def test_review_lapse_into_relearning_and_leech_suspend() -> None:
 def test_time_taken_is_capped() -> None:
     card = CardState(id=11, nid=2, did=1)
     options = DeckOptions(max_taken=20)
-    assert answer_card(card, options, 3, NOW, TODAY, 75_000, next_day_at=NEXT_DAY).revlog.time == (
-        20_000
-    )
+    answered = answer_card(card, options, 3, NOW, TODAY, 75_000, next_day_at=NEXT_DAY, usn=USN)
+    assert answered.revlog.time == (20_000)
 
 
 def test_bad_input_is_refused() -> None:
