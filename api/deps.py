@@ -146,9 +146,11 @@ async def get_learner_media(services: ServicesDep, user: CurrentUser) -> Learner
 MediaDep = Annotated[LearnerMedia, Depends(get_learner_media)]
 
 
-async def get_media_token(accounts: AccountsDep, user: CurrentUser) -> str:
-    """The token rendered cards put in their media links (api/media.py)."""
-    return accounts.media_token(user)
+async def get_media_token(accounts: AccountsDep, authenticated: Authenticated) -> str:
+    """The token rendered cards put in their media links (api/media.py): it ends when
+    the request's access token ends, by expiry or logout."""
+    user, claims = authenticated
+    return accounts.media_token(user, claims)
 
 
 MediaTokenDep = Annotated[str, Depends(get_media_token)]

@@ -161,9 +161,11 @@ class Accounts:
         """
         return self.tokens.decode(token)
 
-    def media_token(self, user: User) -> str:
-        """A token for the learner's media links (see ``TokenService.issue_media``)."""
-        return self.tokens.issue_media(user.username, user.token_version, now=self.clock())
+    def media_token(self, user: User, claims: TokenClaims) -> str:
+        """A token for the learner's media links, tied to the access token of `claims`
+        (see ``TokenService.issue_media``)."""
+        now = min(self.clock(), claims.expires_at - self.tokens.ttl_seconds)
+        return self.tokens.issue_media(user.username, user.token_version, claims.token_id, now=now)
 
     def verify_media_token(self, token: str) -> TokenClaims:
         """The claims of a media token; ``check_claims`` then says whose it still is."""

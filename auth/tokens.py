@@ -40,13 +40,20 @@ class TokenService:
         self.ttl_seconds = ttl_seconds
 
     def issue(self, username: str, token_version: int, *, now: float | None = None) -> str:
-        return self._issue(username, token_version, AUDIENCE, now)
+        return self._issue(username, token_version, AUDIENCE, now, uuid.uuid4().hex)
 
-    def issue_media(self, username: str, token_version: int, *, now: float | None = None) -> str:
-        """A token that lets a browser fetch the learner's media files, and nothing else."""
-        return self._issue(username, token_version, MEDIA_AUDIENCE, now)
+    def issue_media(
+        self, username: str, token_version: int, token_id: str, *, now: float | None = None
+    ) -> str:
+        """A token that lets a browser fetch the learner's media files, and nothing else.
 
-    def _issue(self, username: str, token_version: int, audience: str, now: float | None) -> str:
+        It shares `token_id` with the access token it was issued under, so logging that
+        token out ends its media links too; it never outlives that token."""
+        return self._issue(username, token_version, MEDIA_AUDIENCE, now, token_id)
+
+    def _issue(
+        self, username: str, token_version: int, audience: str, now: float | None, token_id: str
+    ) -> str:
         issued = int(time.time() if now is None else now)
         claims = {
             "sub": username,
@@ -54,7 +61,7 @@ class TokenService:
             "exp": issued + self.ttl_seconds,
             "iss": ISSUER,
             "aud": audience,
-            "jti": uuid.uuid4().hex,
+            "jti": token_id,
             "ver": token_version,
         }
         return str(jwt.encode(claims, self._secret, algorithm=ALGORITHM))

@@ -325,7 +325,7 @@ def time_rendering(runs: int, *, warmup: int = WARMUP) -> dict[str, Any]:
                 decks = DeckIndex(col)  # built by the queue before the card is shown
                 started = time.perf_counter_ns()
                 face = card_face(conn, col, decks, card_id)
-                token = tokens.issue_media(USERNAME, 0)
+                token = tokens.issue_media(USERNAME, 0, "bench-token")
                 web_card(face, token)
                 elapsed = time.perf_counter_ns() - started
                 if run >= warmup:

@@ -15,7 +15,7 @@ from api.routes._responses import SIGNED_IN, errors
 from api.schemas.media import MediaCheckIn, MediaCheckOut, MediaFileOut
 from collection.media import collection_media_references
 from storage.errors import MediaNotFound, MediaTooLarge
-from storage.media import content_type
+from storage.media import content_type, normalize_media_name
 
 router = APIRouter(prefix="/api/media", tags=["media"], responses=SIGNED_IN)
 
@@ -97,7 +97,7 @@ async def upload_media(
 ) -> MediaFileOut:
     """Store a file under its name (normalised as Anki does, returned); the same name
     with other bytes replaces the file, as in Anki."""
-    wanted = name if name is not None else (file.filename or "")
+    wanted = normalize_media_name(name if name is not None else (file.filename or ""))
     data = await file.read(settings.media_max_file_bytes + 1)
     if len(data) > settings.media_max_file_bytes:
         raise MediaTooLarge(

@@ -117,3 +117,21 @@ def test_deleting_notes_leaves_their_media(rig: Rig, alice: dict[str, str]) -> N
     note = add_note(rig, alice, "Basic", {"Front": '<img src="cat.png">'})
     assert rig.client.delete(f"/api/notes/{note['noteId']}", headers=alice).status_code == 204
     assert rig.client.get("/api/media/cat.png", headers=alice).status_code == 200
+
+
+def test_logging_out_ends_the_media_links(rig: Rig, alice: dict[str, str]) -> None:
+    upload(rig, alice, "cat.png", PNG)
+    add_note(rig, alice, "Basic", {"Front": '<img src="cat.png">'})
+    question = rig.client.get("/api/review", headers=alice).json()["question"]
+    (link,) = re.findall(r'<img src="([^"]+)"', question)
+    assert rig.client.get(link).status_code == 200
+    assert rig.client.post("/api/logout", headers=alice).status_code == 204
+    assert rig.client.get(link).status_code == 401
+
+
+def test_a_name_that_cannot_be_used_is_422_whatever_its_extension(rig: Rig, alice: dict[str, str]):
+    for name in ("..", ".", "../x.png"):
+        refused = upload(rig, alice, "f.png", PNG, name=name)
+        assert refused.status_code == 422, name
+        assert refused.json()["code"] == "media_name_refused"
+    assert rig.client.get("/api/media", headers=alice).json() == []

@@ -88,8 +88,8 @@ REFUSED_NAMES = [
     ("a\\b.png", 422, "media_name_refused"),
     ("..\\..\\evil.png", 422, "media_name_refused"),
     ("/etc/evil.png", 422, "media_name_refused"),
-    ("..", 415, "unsupported_media"),  # no extension: not a picture either
-    (".", 415, "unsupported_media"),
+    ("..", 422, "media_name_refused"),  # the name is checked before the type
+    (".", 422, "media_name_refused"),
     ("a\x00b.png", 422, "media_name_refused"),
     ("evil.png\x00.html", 415, "unsupported_media"),  # by its extension, first
     ("x.html", 415, "unsupported_media"),
