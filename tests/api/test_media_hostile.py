@@ -91,7 +91,7 @@ REFUSED_NAMES = [
     ("..", 422, "media_name_refused"),  # the name is checked before the type
     (".", 422, "media_name_refused"),
     ("a\x00b.png", 422, "media_name_refused"),
-    ("evil.png\x00.html", 415, "unsupported_media"),  # by its extension, first
+    ("evil.png\x00.html", 422, "media_name_refused"),  # the NUL, before the type
     ("x.html", 415, "unsupported_media"),
     ("x.js", 415, "unsupported_media"),
     ("x.exe", 415, "unsupported_media"),
