@@ -118,6 +118,9 @@ def test_hostile_name_is_refused_and_changes_nothing(
             k for k in stored_objects(rig) if k.startswith("user_media/alice/")
         }
         return
+    if channel == "filename" and "\x00" in hostile:
+        # Sent as "%00" (see above), "evil.png%00.html" is refused for its type instead.
+        status, code = (status, code) if hostile.endswith(".png") else (415, "unsupported_media")
     assert_refused(response, status, code)
     assert listing(rig, alice) == before
     assert stored_objects(rig) == objects
