@@ -14,18 +14,20 @@ below:
 - ``UploadNotFound`` (404): no upload of this learner has that key.
 - ``UnsupportedMedia`` (415): an uploaded media file that is not a picture, sound or
   video, or whose bytes are not what its name says.
+- ``SyncRefused``: a sync call refused with a status and a sentence.
 - ``StarterDeckInvalid``: not an answer but a start-up failure; the configured
   starter deck cannot be used (api/starter.py), and the message names the setting.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -33,7 +35,9 @@ from starlette.routing import Match
 from auth.errors import (
     AuthStoreUnavailable,
     InvalidCredentials,
+    InvalidSyncKey,
     InvalidToken,
+    SyncKeyNotFound,
     TooManyAttempts,
     UserExists,
     UserNotFound,
@@ -87,6 +91,15 @@ class UploadNotFound(Exception):
 
 class UnsupportedMedia(Exception):
     """An uploaded media file that is not a picture, sound or video (415)."""
+
+
+class SyncRefused(Exception):
+    """A sync call refused: ``status`` and a sentence, answered as plain text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class StarterDeckInvalid(ValueError):
@@ -309,7 +322,64 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
+# Anki's sync protocol (/sync/*, /msync/*) answers errors as plain text, and its
+# client reads a 403 as "log in again" (a 401 means nothing to it) and a 400 as
+# "check the database".
+SYNC_PREFIXES = ("/sync/", "/msync/")
+_SYNC_STATUS = {401: 403, 422: 400}
+
+
+def is_sync_path(path: str) -> bool:
+    return path.startswith(SYNC_PREFIXES)
+
+
+def sync_error_response(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+async def _sync_refused(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SyncRefused)
+    return sync_error_response(exc.status, exc.message)
+
+
+def _plain_for_sync(handler: Any) -> Any:
+    """``handler``, answering a sync call's error as plain text: the JSON answer's
+    sentence, with the status the sync client understands."""
+
+    async def wrapped(request: Request, exc: Exception) -> Response:
+        response: Response = await handler(request, exc)
+        if not is_sync_path(request.url.path) or not isinstance(response, JSONResponse):
+            return response
+        try:
+            sentence = str(json.loads(bytes(response.body))["error"])
+        except (ValueError, KeyError, TypeError):
+            sentence = "The request failed."
+        plain = sync_error_response(
+            _SYNC_STATUS.get(response.status_code, response.status_code), sentence
+        )
+        if "retry-after" in response.headers:
+            plain.headers["Retry-After"] = response.headers["retry-after"]
+        return plain
+
+    return wrapped
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _install_error_handlers(app)
+    app.add_exception_handler(SyncRefused, _sync_refused)
+    app.add_exception_handler(InvalidSyncKey, _sync_key_refused)
+    app.add_exception_handler(SyncKeyNotFound, _simple(404, "sync_key_not_found"))
+    handlers = app.exception_handlers
+    for key, handler in list(handlers.items()):
+        if handler is not _sync_refused:
+            handlers[key] = _plain_for_sync(handler)
+
+
+async def _sync_key_refused(_: Request, exc: Exception) -> Response:
+    return sync_error_response(403, "Your sync login is no longer valid; log in again.")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(UserExists, _user_exists)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.core.config import Settings, get_settings
+from api.core.config import MiB, Settings, get_settings
 from api.core.cors import (
     CORS_ALLOW_HEADERS,
     CORS_ALLOW_METHODS,
@@ -35,15 +35,18 @@ from api.routes import (
     packages,
     review,
     session,
+    sync,
+    sync_keys,
 )
 from api.routes._responses import document_error_schema, errors
 from api.services import Services
 from api.starter import StarterDeck
+from api.sync.envelope import UPLOAD_DRAIN_BYTES
 from api.web import install_docs, install_web_app
 from auth.accounts import Accounts
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
-from auth.users import AuthStateStore, TokenStateReader, UserRepository
+from auth.users import AuthStateStore, SyncKeyStore, TokenStateReader, UserRepository
 from collection.schema import new_collection_bytes
 from storage.cache import DiskCache
 from storage.media import MediaLimits, MediaStore
@@ -73,9 +76,11 @@ def build_accounts(settings: Settings) -> Accounts:
     users: UserRepository
     auth_state: AuthStateStore
     token_states: TokenStateReader | None
+    sync_keys: SyncKeyStore | None
     if settings.backend == "aws":
         from auth.dynamodb import (
             DynamoAuthStateStore,
+            DynamoSyncKeyStore,
             DynamoTokenStates,
             DynamoUserRepository,
             make_dynamodb_client,
@@ -89,6 +94,7 @@ def build_accounts(settings: Settings) -> Accounts:
         users = DynamoUserRepository(client, settings.users_table)
         auth_state = DynamoAuthStateStore(client, settings.auth_table)
         token_states = DynamoTokenStates(client, settings.users_table, settings.auth_table)
+        sync_keys = DynamoSyncKeyStore(client, settings.auth_table)
         if settings.jwt_secret is not None:
             secret = settings.jwt_secret.get_secret_value()
         else:
@@ -98,7 +104,7 @@ def build_accounts(settings: Settings) -> Accounts:
         from auth.local import LocalUserStore
         from auth.signing_key import local_secret
 
-        users = auth_state = LocalUserStore(settings.data_dir / "users.sqlite3")
+        users = auth_state = sync_keys = LocalUserStore(settings.data_dir / "users.sqlite3")
         token_states = None
         secret = (
             settings.jwt_secret.get_secret_value()
@@ -111,6 +117,7 @@ def build_accounts(settings: Settings) -> Accounts:
         PasswordHasher(settings.bcrypt_rounds),
         TokenService(secret, ttl_seconds=settings.token_ttl_seconds),
         token_states=token_states,
+        sync_keys=sync_keys,
     )
 
 
@@ -181,7 +188,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        overrides={"/api/import": settings.import_max_bytes},
+        # A full sync upload answers its own limit with a sentence the client shows
+        # (api/routes/sync.py), so the middleware lets it read (and drop) the rest.
+        overrides={
+            "/api/import": settings.import_max_bytes,
+            "/sync/upload": UPLOAD_DRAIN_BYTES + MiB,
+        },
     )
     if settings.cors_origins:
         app.add_middleware(
@@ -207,6 +219,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(review.router)
     app.include_router(packages.router)
     app.include_router(session.router)
+    app.include_router(sync_keys.router)
+    app.include_router(sync.router)
     install_docs(app)
     if settings.web_dir is not None:
         install_web_app(app, settings.web_dir)

@@ -6,16 +6,32 @@ learner's collection around these calls.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from auth.errors import InvalidCredentials, InvalidToken, TooManyAttempts, UserExists
+from auth.errors import (
+    InvalidCredentials,
+    InvalidSyncKey,
+    InvalidToken,
+    SyncKeyNotFound,
+    TooManyAttempts,
+    UserExists,
+)
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenClaims, TokenService
-from auth.users import AuthStateStore, TokenStateReader, User, UserRepository
+from auth.users import (
+    AuthStateStore,
+    SyncKey,
+    SyncKeyStore,
+    TokenStateReader,
+    User,
+    UserRepository,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,19 @@ _lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="auth-lookup")
 # names cannot belong to anyone, and would exceed what a DynamoDB key may hold.
 MAX_LOGIN_USERNAME = 64
 
+# Sync host keys: the id a learner sees is this many hex digits of the key's hash;
+# a learner keeps at most so many keys (the least recently used goes first); a key's
+# last use is recorded at most once per this many seconds.
+SYNC_KEY_ID_LENGTH = 12
+MAX_SYNC_KEYS = 50
+SYNC_KEY_TOUCH_SECONDS = 60
+MAX_DEVICE_LENGTH = 100
+
+
+def sync_key_hash(key: str) -> str:
+    """What is stored of a sync host key: SHA-256 is enough for 256 random bits."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
 
 def normalise_username(username: str) -> str:
     """How registration stores a username: without surrounding spaces, lower-case."""
@@ -80,6 +109,7 @@ class Accounts:
         throttle: LoginThrottle | None = None,
         clock: Callable[[], float] = time.time,
         token_states: TokenStateReader | None = None,
+        sync_keys: SyncKeyStore | None = None,
     ) -> None:
         self.users = users
         self.auth_state = auth_state
@@ -87,6 +117,10 @@ class Accounts:
         self.token_states = token_states or SideBySideLookups(users, auth_state)
         self.hasher = hasher
         self.tokens = tokens
+        # Both auth-state stores keep sync keys too; another may be given.
+        if sync_keys is None and isinstance(auth_state, SyncKeyStore):
+            sync_keys = auth_state
+        self.sync_keys = sync_keys
         self.throttle = throttle or LoginThrottle()
         self.clock = clock
 
@@ -107,6 +141,11 @@ class Accounts:
         it), so every spelling that reaches one account shares one counter.
         """
         now = self.clock()
+        user = self._check_login(username, password, now=now)
+        return Session(self.tokens.issue(user.username, user.token_version, now=now), user)
+
+    def _check_login(self, username: str, password: str, *, now: float) -> User:
+        """The user whose password this is, throttled as logins are (see ``login``)."""
         given = username.strip()
         if not given or len(given) > MAX_LOGIN_USERNAME:
             self.hasher.verify(password, None)  # costs what any failed login costs
@@ -127,7 +166,79 @@ class Accounts:
             self.auth_state.reset_failures(throttle_key)
         if upgraded is not None:
             user = self.users.update_password(user.username, upgraded, bump_version=False)
-        return Session(self.tokens.issue(user.username, user.token_version, now=now), user)
+        return user
+
+    # -- sync host keys (an Anki client's login) ------------------------------------
+
+    def _sync_key_store(self) -> SyncKeyStore:
+        if self.sync_keys is None:
+            raise InvalidSyncKey("this backend keeps no sync keys")
+        return self.sync_keys
+
+    def issue_sync_key(self, username: str, password: str, device: str) -> str:
+        """A new random host key for an Anki client, after the password is checked
+        (and throttled) exactly as a login's. Only its hash is stored."""
+        store = self._sync_key_store()
+        now = self.clock()
+        user = self._check_login(username, password, now=now)
+        key = secrets.token_urlsafe(32)
+        stamp = int(now)
+        existing = store.list_sync_keys(user.username)
+        for old in sorted(existing, key=lambda k: (k.last_used, k.created_at))[
+            : max(0, len(existing) - MAX_SYNC_KEYS + 1)
+        ]:
+            store.delete_sync_key(user.username, old.key_hash)
+        store.add_sync_key(
+            SyncKey(
+                key_hash=sync_key_hash(key),
+                username=user.username,
+                device=device.strip()[:MAX_DEVICE_LENGTH],
+                created_at=stamp,
+                last_used=stamp,
+                token_version=user.token_version,
+            )
+        )
+        return key
+
+    def sync_user(self, key: str) -> User:
+        """The learner a host key speaks for; ``InvalidSyncKey`` if it is unknown,
+        revoked, issued before a password change, or its learner is gone."""
+        if not key or len(key) > 256:
+            raise InvalidSyncKey("no such sync key")
+        store = self._sync_key_store()
+        key_hash = sync_key_hash(key)
+        found = store.get_sync_key(key_hash)
+        if found is None:
+            raise InvalidSyncKey("no such sync key")
+        user = self.users.get(found.username)
+        if user is None or user.token_version != found.token_version:
+            raise InvalidSyncKey("the sync key is no longer valid")
+        now = int(self.clock())
+        if now - found.last_used >= SYNC_KEY_TOUCH_SECONDS:
+            store.touch_sync_key(key_hash, now=now)
+        return user
+
+    def list_sync_keys(self, user: User) -> list[SyncKey]:
+        """The learner's keys that still work (those outdated by a password change are
+        removed as they are found)."""
+        store = self._sync_key_store()
+        keys = []
+        for key in store.list_sync_keys(user.username):
+            if key.token_version != user.token_version:
+                store.delete_sync_key(user.username, key.key_hash)
+            else:
+                keys.append(key)
+        return keys
+
+    def revoke_sync_key(self, user: User, key_id: str) -> None:
+        """Revoke the learner's key whose id (``SYNC_KEY_ID_LENGTH`` hex digits of its
+        hash) is ``key_id``; ``SyncKeyNotFound`` if none."""
+        store = self._sync_key_store()
+        for key in store.list_sync_keys(user.username):
+            if sync_key_id(key) == key_id:
+                store.delete_sync_key(user.username, key.key_hash)
+                return
+        raise SyncKeyNotFound(key_id)
 
     def find_user(self, username: str) -> User | None:
         """The account a login name means: the name exactly as given, else its normal form.
@@ -202,7 +313,14 @@ class Accounts:
         self.users.bump_token_version(user.username)
 
     def delete(self, user: User) -> None:
+        if self.sync_keys is not None:
+            self.sync_keys.delete_sync_keys(user.username)
         self.users.delete(user.username)
+
+
+def sync_key_id(key: SyncKey) -> str:
+    """How a learner names one of their sync keys: the start of its hash."""
+    return key.key_hash[:SYNC_KEY_ID_LENGTH]
 
 
 __all__ = [
@@ -213,4 +331,6 @@ __all__ = [
     "SideBySideLookups",
     "UserExists",
     "normalise_username",
+    "sync_key_hash",
+    "sync_key_id",
 ]

@@ -4,6 +4,16 @@ Users: partition key ``username``. Auth state: partition key ``pk``, with the TT
 attribute ``expires_at`` so counters and revocations clean themselves up; TTL
 deletion lags, so reads also compare ``expires_at`` with the clock.
 
+Sync host keys live in the auth table too, without ``expires_at`` (they last until
+revoked): one item per key, ``synckey#<sha256 of the key>`` (username, device,
+created, last used, the user's token version at issue), and one item per user,
+``synckeys#<username>``, whose string set ``hashes`` lists them. The set changes by
+``ADD``/``DELETE`` only, which DynamoDB applies atomically, so two devices logging in
+at once both stay listed, and listing a user's keys is a GetItem and a BatchGetItem,
+never a Scan. The list is written before the key item and the key item deleted before
+its list entry, so a listed hash without an item (a failure in between) is only
+skipped; a key item is never unlisted.
+
 User items written by the original backend are read as they are: ``created_at`` an
 ISO-8601 string rather than a number, no ``token_version``. Updates SET only what
 changes (the password hash) and ADD to the version, so every other attribute of such
@@ -24,7 +34,16 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from auth.errors import AuthStoreUnavailable, UserExists, UserNotFound
-from auth.users import FAILURE_MEMORY_SECONDS, LoginFailures, User, failures_key, revoked_key
+from auth.users import (
+    FAILURE_MEMORY_SECONDS,
+    LoginFailures,
+    SyncKey,
+    User,
+    failures_key,
+    revoked_key,
+    sync_key_key,
+    sync_keys_of_key,
+)
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
@@ -207,6 +226,116 @@ class DynamoAuthStateStore:
         return dict(item)
 
 
+class DynamoSyncKeyStore:
+    """``SyncKeyStore`` in the auth table (see the module's docstring)."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def add_sync_key(self, key: SyncKey) -> None:
+        self._change_list(key.username, "ADD", key.key_hash)
+        with _mapped_errors("PutItem"):
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": sync_key_key(key.key_hash)},
+                    "username": {"S": key.username},
+                    "device": {"S": key.device},
+                    "created_at": {"N": str(key.created_at)},
+                    "last_used": {"N": str(key.last_used)},
+                    "token_version": {"N": str(key.token_version)},
+                },
+            )
+
+    def get_sync_key(self, key_hash: str) -> SyncKey | None:
+        with _mapped_errors("GetItem"):
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": sync_key_key(key_hash)}},
+                ConsistentRead=True,
+            ).get("Item")
+        return _sync_key(key_hash, item) if item else None
+
+    def touch_sync_key(self, key_hash: str, *, now: int) -> None:
+        try:
+            with _mapped_errors("UpdateItem"):
+                self.client.update_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": sync_key_key(key_hash)}},
+                    UpdateExpression="SET last_used = :now",
+                    ConditionExpression="attribute_exists(pk) AND last_used < :now",
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def list_sync_keys(self, username: str) -> list[SyncKey]:
+        hashes = self._hashes(username)
+        found: list[SyncKey] = []
+        for start in range(0, len(hashes), 100):  # BatchGetItem reads 100 keys a call
+            batch = hashes[start : start + 100]
+            keys: list[Any] = [{"pk": {"S": sync_key_key(h)}} for h in batch]
+            while keys:
+                with _mapped_errors("BatchGetItem"):
+                    response = self.client.batch_get_item(
+                        RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}}
+                    )
+                for item in response.get("Responses", {}).get(self.table, []):
+                    key_hash = str(item["pk"]["S"]).removeprefix("synckey#")
+                    key = _sync_key(key_hash, item)
+                    if key.username == username:
+                        found.append(key)
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table)
+                keys = list(unprocessed["Keys"]) if unprocessed else []
+        return sorted(found, key=lambda k: (k.created_at, k.key_hash))
+
+    def delete_sync_key(self, username: str, key_hash: str) -> None:
+        try:
+            with _mapped_errors("DeleteItem"):
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": sync_key_key(key_hash)}},
+                    ConditionExpression="attribute_not_exists(pk) OR username = :u",
+                    ExpressionAttributeValues={":u": {"S": username}},
+                )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return  # someone else's key: neither it nor their list is touched
+        self._change_list(username, "DELETE", key_hash)
+
+    def delete_sync_keys(self, username: str) -> None:
+        for key_hash in self._hashes(username):
+            with _mapped_errors("DeleteItem"):
+                self.client.delete_item(
+                    TableName=self.table, Key={"pk": {"S": sync_key_key(key_hash)}}
+                )
+        with _mapped_errors("DeleteItem"):
+            self.client.delete_item(
+                TableName=self.table, Key={"pk": {"S": sync_keys_of_key(username)}}
+            )
+
+    def _hashes(self, username: str) -> list[str]:
+        with _mapped_errors("GetItem"):
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": sync_keys_of_key(username)}},
+                ConsistentRead=True,
+            ).get("Item")
+        return sorted(item.get("hashes", {}).get("SS", [])) if item else []
+
+    def _change_list(self, username: str, action: str, key_hash: str) -> None:
+        with _mapped_errors("UpdateItem"):
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": sync_keys_of_key(username)}},
+                UpdateExpression=f"{action} hashes :h",
+                ExpressionAttributeValues={":h": {"SS": [key_hash]}},
+            )
+
+
 class DynamoTokenStates:
     """A token's two look-ups in one strongly consistent BatchGetItem: the user's item
     and the token's revocation, from their two tables, in one round trip."""
@@ -246,6 +375,17 @@ class DynamoTokenStates:
         user = _user(users[0]) if users else None
         revoked = any(_unexpired(item, now=now) for item in revocations)
         return user, revoked
+
+
+def _sync_key(key_hash: str, item: Any) -> SyncKey:
+    return SyncKey(
+        key_hash=key_hash,
+        username=item["username"]["S"],
+        device=item.get("device", {}).get("S", ""),
+        created_at=int(item.get("created_at", {}).get("N", "0")),
+        last_used=int(item.get("last_used", {}).get("N", "0")),
+        token_version=int(item.get("token_version", {}).get("N", "0")),
+    )
 
 
 def _unexpired(item: Any, *, now: float) -> bool:

@@ -37,3 +37,11 @@ class AuthStoreUnavailable(AuthError):
 
 class SigningKeyError(AuthError):
     """The token signing secret is missing or too weak; the app cannot start."""
+
+
+class InvalidSyncKey(AuthError):
+    """A sync host key that is unknown, revoked, or outdated by a password change."""
+
+
+class SyncKeyNotFound(AuthError):
+    """The learner has no sync host key with this id."""

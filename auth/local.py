@@ -10,7 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from auth.errors import UserExists, UserNotFound
-from auth.users import FAILURE_MEMORY_SECONDS, LoginFailures, User, failures_key, revoked_key
+from auth.users import (
+    FAILURE_MEMORY_SECONDS,
+    LoginFailures,
+    SyncKey,
+    User,
+    failures_key,
+    revoked_key,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -26,11 +33,23 @@ CREATE TABLE IF NOT EXISTS auth_state (
     locked_until REAL NOT NULL DEFAULT 0,
     expires_at   INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sync_keys (
+    key_hash      TEXT PRIMARY KEY,
+    username      TEXT NOT NULL,
+    device        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used     INTEGER NOT NULL,
+    token_version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sync_keys_by_user ON sync_keys (username);
 """
+
+_SYNC_KEY_COLUMNS = "key_hash, username, device, created_at, last_used, token_version"
 
 
 class LocalUserStore:
-    """Implements both ``UserRepository`` and ``AuthStateStore`` on one SQLite file."""
+    """Implements ``UserRepository``, ``AuthStateStore`` and ``SyncKeyStore`` on one
+    SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -154,3 +173,52 @@ class LocalUserStore:
                 (revoked_key(token_id), now),
             ).fetchone()
         return row is not None
+
+    # -- sync host keys -------------------------------------------------------------
+
+    def add_sync_key(self, key: SyncKey) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO sync_keys ({_SYNC_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    key.key_hash,
+                    key.username,
+                    key.device,
+                    key.created_at,
+                    key.last_used,
+                    key.token_version,
+                ),
+            )
+
+    def get_sync_key(self, key_hash: str) -> SyncKey | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                f"SELECT {_SYNC_KEY_COLUMNS} FROM sync_keys WHERE key_hash = ?", (key_hash,)
+            ).fetchone()
+        return SyncKey(*row) if row else None
+
+    def touch_sync_key(self, key_hash: str, *, now: int) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE sync_keys SET last_used = MAX(last_used, ?) WHERE key_hash = ?",
+                (now, key_hash),
+            )
+
+    def list_sync_keys(self, username: str) -> list[SyncKey]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {_SYNC_KEY_COLUMNS} FROM sync_keys WHERE username = ?"
+                " ORDER BY created_at, key_hash",
+                (username,),
+            ).fetchall()
+        return [SyncKey(*row) for row in rows]
+
+    def delete_sync_key(self, username: str, key_hash: str) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "DELETE FROM sync_keys WHERE key_hash = ? AND username = ?", (key_hash, username)
+            )
+
+    def delete_sync_keys(self, username: str) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM sync_keys WHERE username = ?", (username,))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 # Failure counters forget themselves a day after the last failure.
 FAILURE_MEMORY_SECONDS = 86_400
@@ -17,6 +17,16 @@ def failures_key(username: str) -> str:
 def revoked_key(token_id: str) -> str:
     """Auth-state key marking a token id as revoked until the token expires."""
     return f"revoked-token#{token_id}"
+
+
+def sync_key_key(key_hash: str) -> str:
+    """Auth-state key of one sync host key, by the SHA-256 (hex) of the key."""
+    return f"synckey#{key_hash}"
+
+
+def sync_keys_of_key(username: str) -> str:
+    """Auth-state key of the list of a user's sync host keys (their hashes)."""
+    return f"synckeys#{username}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,4 +86,37 @@ class TokenStateReader(Protocol):
 
     def token_state(self, username: str, token_id: str, *, now: float) -> tuple[User | None, bool]:
         """The user ``username`` (None if gone) and whether ``token_id`` is revoked."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncKey:
+    """A host key an Anki client syncs with; only its hash is ever stored."""
+
+    key_hash: str  # SHA-256 of the key, hex
+    username: str
+    device: str  # the client's version string, as it named itself when logging in
+    created_at: int  # epoch seconds
+    last_used: int  # epoch seconds
+    token_version: int  # the user's token version at issue: a password change revokes it
+
+
+@runtime_checkable
+class SyncKeyStore(Protocol):
+    """Sync host keys, by hash, and the list of each user's keys (no scan needed)."""
+
+    def add_sync_key(self, key: SyncKey) -> None: ...
+
+    def get_sync_key(self, key_hash: str) -> SyncKey | None: ...
+
+    def touch_sync_key(self, key_hash: str, *, now: int) -> None:
+        """Record a use of the key (its ``last_used``); nothing if it is gone."""
+        ...
+
+    def list_sync_keys(self, username: str) -> list[SyncKey]: ...
+
+    def delete_sync_key(self, username: str, key_hash: str) -> None: ...
+
+    def delete_sync_keys(self, username: str) -> None:
+        """Remove every key of ``username`` (the account is deleted)."""
         ...

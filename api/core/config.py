@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     media_max_file_bytes: int = Field(default=100 * MiB, gt=0)
     media_max_files: int = Field(default=50_000, gt=0)
     media_redirect_bytes: int = Field(default=1 * MiB, gt=0)
+    # Anki's sync protocol (/sync, /msync): the largest zstd-compressed full upload the
+    # API takes, and the largest compressed collection a full download sends. On
+    # Lambda a binary body travels base64-encoded inside a 6 MB payload, so about
+    # 4.4 MB of compressed data is the most that can cross either way; past these the
+    # client gets a sentence saying how to move the collection with a .colpkg instead.
+    sync_upload_max_bytes: int = Field(default=4_400_000, gt=0)
+    sync_download_max_bytes: int = Field(default=4_400_000, gt=0)
+    # The most any sync request body may decompress to (a collection, or JSON).
+    sync_max_uncompressed_bytes: int = Field(default=128 * MiB, gt=0)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # bcrypt's cost factor; lower it only to make tests fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)

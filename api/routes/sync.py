@@ -1,0 +1,136 @@
+"""Anki's sync protocol: ``POST /sync/{method}`` and ``POST /msync/{method}``.
+
+Anki desktop, AnkiDroid and AnkiMobile sync with the API's base URL (with a trailing
+slash) as their self-hosted sync server. Built so far: logging in (``hostKey``),
+``meta``, and full sync both ways (``upload``, ``download``). The envelope is in
+api/sync/envelope.py, the collection side in api/sync/collection.py.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AccountsDep, NewCollectionDep, ServicesDep, SettingsDep
+from api.errors import SyncRefused
+from api.sync import collection as full
+from api.sync.envelope import (
+    UPLOAD_DRAIN_BYTES,
+    BodyTooLarge,
+    SyncHeader,
+    decode_json,
+    decompress,
+    ok_bytes,
+    ok_compressed,
+    ok_json,
+    parse_header,
+    read_compressed,
+)
+from api.user_collection import UserCollection
+from collection.sync.full import UploadRefused
+
+router = APIRouter(tags=["sync"], include_in_schema=False)
+
+# The calls of a normal (incremental) sync and of media sync: known, not built yet.
+_NOT_YET: Final = frozenset(
+    {"start", "applyGraves", "applyChanges", "chunk", "applyChunk", "sanityCheck2", "finish"}
+)
+_NOT_YET_MESSAGE: Final = (
+    "This server cannot merge changes yet; only a full sync works. Sync again and "
+    "choose to upload or download the whole collection."
+)
+_MEDIA_NOT_YET: Final = "Media sync is not available on this server yet."
+
+
+@router.post("/sync/{method}")
+async def sync_call(
+    method: str,
+    request: Request,
+    settings: SettingsDep,
+    services: ServicesDep,
+    accounts: AccountsDep,
+    new_collection: NewCollectionDep,
+) -> Response:
+    header = parse_header(request.headers.get("anki-sync"))
+    if method == "upload":
+        try:
+            body = await read_compressed(
+                request, settings.sync_upload_max_bytes, drain_limit=UPLOAD_DRAIN_BYTES
+            )
+        except BodyTooLarge:
+            user = await run_in_threadpool(accounts.sync_user, header.key)
+            request.state.username = user.username
+            limit = settings.sync_upload_max_bytes
+            return ok_bytes(full.too_large_message(limit + 1, limit).encode())
+    else:
+        body = await request.body()
+    data = decompress(body, settings.sync_max_uncompressed_bytes)
+
+    if method == "hostKey":
+        return await run_in_threadpool(_host_key, accounts, header, data)
+    if method not in ("meta", "download", "upload", "abort") and method not in _NOT_YET:
+        raise SyncRefused(404, f"unknown sync method {method!r}")
+
+    user = await run_in_threadpool(accounts.sync_user, header.key)
+    request.state.username = user.username
+    collection = UserCollection(services.session, user.username, new_collection)
+
+    if method == "meta":
+        return await run_in_threadpool(_meta, collection, services, data)
+    if method == "download":
+        return await run_in_threadpool(_download, collection, settings.sync_download_max_bytes)
+    if method == "upload":
+        return await run_in_threadpool(_upload, collection, data)
+    if method == "abort":
+        return ok_json(None)  # nothing is held between calls yet
+    raise SyncRefused(400, _NOT_YET_MESSAGE)
+
+
+@router.post("/msync/{method}")
+async def media_sync_call(method: str, request: Request) -> Response:
+    parse_header(request.headers.get("anki-sync"))
+    raise SyncRefused(404 if method not in _MEDIA_METHODS else 501, _MEDIA_NOT_YET)
+
+
+_MEDIA_METHODS: Final = frozenset(
+    {"begin", "mediaChanges", "uploadChanges", "downloadFiles", "mediaSanity"}
+)
+
+
+def _host_key(accounts: AccountsDep, header: SyncHeader, data: bytes) -> Response:
+    request = decode_json(data)
+    if not isinstance(request, dict):
+        raise SyncRefused(400, "hostKey needs a JSON object")
+    username, password = request.get("u"), request.get("p")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise SyncRefused(400, "hostKey needs a username and a password")
+    key = accounts.issue_sync_key(username, password, header.client)
+    return ok_json({"key": key})
+
+
+def _meta(collection: UserCollection, services: ServicesDep, data: bytes) -> Response:
+    request = decode_json(data)
+    version = request.get("v") if isinstance(request, dict) else None
+    if type(version) is not int or not full.META_VERSION_MIN <= version <= full.META_VERSION_MAX:
+        # What Anki's server answers; old clients expect this code.
+        raise SyncRefused(501, "unsupported version")
+    return ok_json(full.meta(collection, services.media))
+
+
+def _download(collection: UserCollection, limit: int) -> Response:
+    try:
+        result = full.download(collection, limit)
+    except full.DownloadTooLarge as exc:
+        raise SyncRefused(413, full.too_large_message(exc.size, limit)) from None
+    return ok_compressed(result.compressed, result.original_size)
+
+
+def _upload(collection: UserCollection, data: bytes) -> Response:
+    try:
+        full.upload(collection, data)
+    except UploadRefused as exc:
+        # As Anki's server: a refused upload is a 200 whose text the client shows.
+        return ok_bytes(str(exc).encode())
+    return ok_bytes(b"OK")
