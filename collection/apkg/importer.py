@@ -626,6 +626,7 @@ def _write_notes(
     """Add the planned new notes and update the planned newer ones; (added, updated)."""
     models = plan.col.models
     normalize = plan.col.conf.get("normalize_note_text", True) is not False
+    registered = {str(tag).casefold() for tag in plan.col.tags}
     added = updated = 0
     for note in source.notes():
         target = plan.notes_to_add.get(note.id)
@@ -637,6 +638,7 @@ def _write_notes(
         mid = plan.model_ids[note.mid]
         note = note._replace(fields=media.munge(note.fields))
         flds, tags, sort_field, checksum = _note_values(note, models[str(mid)], normalize)
+        _register_tags(plan.col, tags, registered)
         if updating:
             conn.execute(
                 "update notes set flds = ?, sfld = ?, csum = ?, tags = ?, mod = ?, usn = ?"
@@ -652,6 +654,16 @@ def _write_notes(
             )
             added += 1
     return added, updated
+
+
+def _register_tags(col: Col, tags: str, registered: set[str]) -> None:
+    """Add an imported note's tags that the collection does not know (in any case) to
+    its tag registry, at the collection's usn, as Anki's `canonify_note_tags` does."""
+    for tag in tags.split():
+        if tag.casefold() not in registered:
+            registered.add(tag.casefold())
+            col.tags[tag] = col.usn
+            col.mark_changed("tags")
 
 
 _CARD_INSERT: Final = (
