@@ -59,11 +59,12 @@ async def sync_call(
             body = await read_compressed(
                 request, settings.sync_upload_max_bytes, drain_limit=UPLOAD_DRAIN_BYTES
             )
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             user = await run_in_threadpool(accounts.sync_user, header.key)
             request.state.username = user.username
-            limit = settings.sync_upload_max_bytes
-            return ok_bytes(full.too_large_message(limit + 1, limit).encode())
+            # As Anki's server: a refused upload is a 200 whose text the client shows.
+            message = full.too_large_message(exc.size, settings.sync_upload_max_bytes)
+            return ok_bytes(message.encode())
     else:
         body = await request.body()
     data = decompress(body, settings.sync_max_uncompressed_bytes)

@@ -60,11 +60,15 @@ def parse_header(raw: str | None) -> SyncHeader:
 class BodyTooLarge(Exception):
     """The compressed body passed its limit (the rest was read and dropped)."""
 
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size  # as much as was read: at least the limit + 1
+
 
 async def read_compressed(request: Request, limit: int, *, drain_limit: int) -> bytes:
     """The raw body, up to ``limit`` bytes. Past it, the rest is read and dropped (up to
     ``drain_limit``, so the client, still sending, reads the answer) and
-    ``BodyTooLarge`` raised."""
+    ``BodyTooLarge`` raised with the size seen."""
     chunks: list[bytes] = []
     size = 0
     stream: AsyncIterator[bytes] = request.stream()
@@ -75,7 +79,7 @@ async def read_compressed(request: Request, limit: int, *, drain_limit: int) -> 
                 size += len(rest)
                 if size > drain_limit:
                     break
-            raise BodyTooLarge
+            raise BodyTooLarge(size)
         chunks.append(chunk)
     return b"".join(chunks)
 

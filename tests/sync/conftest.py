@@ -1,0 +1,124 @@
+"""The app under uvicorn on the local backend, once per module, for Anki's own client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import zstandard
+
+from tests.support.app_server import AppServer, free_port, stop_process
+
+# Small limits, so that "too large" is reachable in a test.
+UPLOAD_LIMIT = 1_500_000
+DOWNLOAD_LIMIT = 600_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    tmp = tmp_path_factory.mktemp("sync-app")
+    env = {
+        "JAVUMBO_BACKEND": "local",
+        "JAVUMBO_DATA_DIR": str(tmp / "data"),
+        "JAVUMBO_CACHE_DIR": str(tmp / "cache"),
+        "JAVUMBO_BCRYPT_ROUNDS": "4",
+        "JAVUMBO_SYNC_UPLOAD_MAX_BYTES": str(UPLOAD_LIMIT),
+        "JAVUMBO_SYNC_DOWNLOAD_MAX_BYTES": str(DOWNLOAD_LIMIT),
+    }
+    server = AppServer(env, cwd=tmp).start()
+    yield server
+    server.stop()
+
+
+class OfficialServer:
+    """Anki's own sync server (from the anki package), with one user alice:secret."""
+
+    def __init__(self, base: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.base = base
+        self.log_path = base / "official.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OfficialServer:
+        env = {
+            **os.environ,
+            "SYNC_USER1": "alice:secret",
+            "SYNC_BASE": str(self.base / "data"),
+            "SYNC_HOST": "127.0.0.1",
+            "SYNC_PORT": str(self.port),
+        }
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "anki.syncserver"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_official(self._process, self.url, self.log_path)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            stop_process(self._process)
+
+
+def wait_until_official(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Wait for the official server to answer anything (it has no /health)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the official server exited:\n{log_path.read_text()}")
+        try:
+            httpx.get(f"{url}/", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(f"the official server did not answer on {url}")
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficialServer]:
+    server = OfficialServer(tmp_path_factory.mktemp("official")).start()
+    yield server
+    server.stop()
+
+
+def sync_call(
+    base: str,
+    method: str,
+    body: bytes | None = None,
+    *,
+    key: str = "",
+    version: int = 11,
+    raw: bool = False,
+    prefix: str = "sync",
+) -> httpx.Response:
+    """One call as the client makes it: its own connection, zstd body, anki-sync header."""
+    header = json.dumps({"v": version, "k": key, "c": "test,1.0,linux", "s": "abc"})
+    payload = body if raw else zstandard.ZstdCompressor().compress(body or b'{"_pad":null}')
+    with httpx.Client(timeout=60) as client:
+        return client.post(
+            f"{base}/{prefix}/{method}",
+            content=iter([payload]),  # chunked, as the client sends it
+            headers={"anki-sync": header, "content-type": "application/octet-stream"},
+        )
+
+
+def host_key(base: str, username: str, password: str) -> str:
+    body = json.dumps({"u": username, "p": password}).encode()
+    return str(json.loads(decoded(sync_call(base, "hostKey", body)))["key"])
+
+
+def decoded(response: httpx.Response) -> bytes:
+    """A success's body, decompressed, after checking its original size."""
+    data = zstandard.ZstdDecompressor().stream_reader(response.content).read()
+    assert response.headers["anki-original-size"] == str(len(data))
+    return data
