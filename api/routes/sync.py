@@ -29,7 +29,6 @@ from api.sync.envelope import (
     read_compressed,
 )
 from api.user_collection import UserCollection
-from collection.sync.full import UploadRefused
 
 router = APIRouter(tags=["sync"], include_in_schema=False)
 
@@ -129,6 +128,8 @@ def _download(collection: UserCollection, limit: int) -> Response:
 
 
 def _upload(collection: UserCollection, data: bytes) -> Response:
+    from collection.sync.full import UploadRefused  # loaded on first upload only
+
     try:
         full.upload(collection, data)
     except UploadRefused as exc:

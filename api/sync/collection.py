@@ -11,7 +11,6 @@ from typing import Any, Final
 from api.media import media_prefix
 from api.sync.envelope import compress
 from api.user_collection import UserCollection
-from collection.sync.full import schema11_from_upload
 from collection.sync.meta import bump_usn, collection_stamps
 from storage.media import MediaStore
 
@@ -80,6 +79,9 @@ def download(collection: UserCollection, limit: int) -> Download:
 def upload(collection: UserCollection, data: bytes) -> None:
     """Make the uploaded schema-18 collection the learner's, as schema 11;
     ``UploadRefused`` leaves it untouched."""
+    # The converter reads protobuf with the package code: loaded on first upload only.
+    from collection.sync.full import schema11_from_upload
+
     converted = schema11_from_upload(data)
     collection.ensure_exists()
     collection.session.replace(collection.key, converted)

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-import zstandard
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -89,6 +88,8 @@ def decompress(body: bytes, limit: int) -> bytes:
     are not zstd or would pass ``limit`` bytes. An empty body decompresses to nothing."""
     if not body:
         return b""
+    import zstandard  # only sync calls need it: not loaded at a cold start
+
     reader = zstandard.ZstdDecompressor().stream_reader(body, read_across_frames=True)
     try:
         data = reader.read(limit + 1)
@@ -113,6 +114,8 @@ def decode_json(data: bytes) -> Any:
 
 
 def compress(data: bytes) -> bytes:
+    import zstandard
+
     return zstandard.ZstdCompressor(level=3).compress(data)
 
 
