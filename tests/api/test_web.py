@@ -57,14 +57,20 @@ def test_other_files_are_revalidated(client: TestClient) -> None:
     assert client.head("/favicon.svg").status_code == 200
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/assets/missing-123.js", "/api/nope", "/api", "/sync/meta", "/msync/begin", "/health/x"],
-)
+@pytest.mark.parametrize("path", ["/assets/missing-123.js", "/api/nope", "/api", "/health/x"])
 def test_missing_assets_and_reserved_paths_stay_json_404s(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+    assert "<html" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/sync/meta", "/msync/begin", "/sync/nope"])
+def test_the_sync_paths_are_never_the_web_app(client: TestClient, path: str) -> None:
+    # Anki's sync protocol POSTs there; a GET is answered by the sync routes, in plain
+    # text as Anki's client expects, never by the web app's index.html.
+    response = client.get(path)
+    assert response.status_code in (404, 405)
     assert "<html" not in response.text
 
 
