@@ -30,6 +30,7 @@ from api.routes import (
     health,
     me,
     media,
+    msync,
     notes,
     notetypes,
     packages,
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(session.router)
     app.include_router(sync_keys.router)
     app.include_router(sync.router)
+    app.include_router(msync.router)
     install_docs(app)
     if settings.web_dir is not None:
         install_web_app(app, settings.web_dir)

@@ -1,4 +1,5 @@
-"""Anki's sync protocol: ``POST /sync/{method}`` and ``POST /msync/{method}``.
+"""Anki's sync protocol, the collection: ``POST /sync/{method}`` (media sync:
+api/routes/msync.py).
 
 Anki desktop, AnkiDroid and AnkiMobile sync with the API's base URL (with a trailing
 slash) as their self-hosted sync server. Built so far: logging in (``hostKey``),
@@ -40,7 +41,6 @@ _NOT_YET_MESSAGE: Final = (
     "This server cannot merge changes yet; only a full sync works. Sync again and "
     "choose to upload or download the whole collection."
 )
-_MEDIA_NOT_YET: Final = "Media sync is not available on this server yet."
 
 
 @router.post("/sync/{method}")
@@ -86,17 +86,6 @@ async def sync_call(
     if method == "abort":
         return ok_json(None)  # nothing is held between calls yet
     raise SyncRefused(400, _NOT_YET_MESSAGE)
-
-
-@router.post("/msync/{method}")
-async def media_sync_call(method: str, request: Request) -> Response:
-    parse_header(request.headers.get("anki-sync"))
-    raise SyncRefused(404 if method not in _MEDIA_METHODS else 501, _MEDIA_NOT_YET)
-
-
-_MEDIA_METHODS: Final = frozenset(
-    {"begin", "mediaChanges", "uploadChanges", "downloadFiles", "mediaSanity"}
-)
 
 
 def _host_key(accounts: AccountsDep, header: SyncHeader, data: bytes) -> Response:
