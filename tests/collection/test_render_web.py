@@ -78,4 +78,5 @@ def test_a_huge_tag_is_kept_and_what_follows_still_pointed() -> None:
 def test_each_hostile_shape_is_fast(html: str) -> None:
     started = time.perf_counter()
     web_side(html, (), (), url_of)
-    assert time.perf_counter() - started < 1.0
+    # Linear: milliseconds; quadratic on these inputs: minutes. Room for a loaded machine.
+    assert time.perf_counter() - started < 20.0
