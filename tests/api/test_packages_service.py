@@ -78,13 +78,17 @@ def test_a_deck_export_round_trips_into_another_learner(tmp_path: Path) -> None:
     assert card_count(bob) == 2
 
 
-def test_exporting_a_missing_deck_leaves_no_file(tmp_path: Path) -> None:
+def test_exporting_a_missing_deck_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     alice = learner(tmp_path, "alice")
-    scratch = Path(tempfile.gettempdir())
-    before = set(scratch.glob("javumbo-*"))
+    # A private temporary directory: other workers' scratch files never show up in it.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with pytest.raises(DeckNotFound):
         export_package_file(alice, 424242, now=time.time())
-    assert set(scratch.glob("javumbo-*")) <= before
+    assert list(scratch.iterdir()) == []
 
 
 def test_small_exports_are_answered_directly(tmp_path: Path) -> None:
