@@ -115,6 +115,7 @@ MAX_NAME_BYTES: Final = 120
 ANKI_MAX_FILE_BYTES: Final = 100 * 1024 * 1024
 _UPLOAD_THREADS = 8
 _T = TypeVar("_T")
+_U = TypeVar("_U")
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +428,47 @@ class MediaStore:
             return _file(name, entry), stored.body
         raise CorruptMediaIndex(f"{prefix}: the bytes of {name!r} are missing")
 
+    def get_many(
+        self, prefix: str, names: Iterable[str], *, max_bytes: int | None = None
+    ) -> list[tuple[MediaFile, bytes]]:
+        """Current files by their stored names (exactly as ``files`` and
+        ``changes_since`` give them), with one index read: the longest prefix of
+        ``names`` whose sizes add up to at most ``max_bytes``, and always the first.
+        ``MediaNotFound`` if one of them is no current file."""
+        wanted = list(names)
+        for _ in range(3):
+            index = self._read(prefix)[0]
+            chosen: list[tuple[str, _Entry]] = []
+            total = 0
+            for name in wanted:
+                entry = index.files.get(name)
+                if entry is None or entry.sha1 is None:
+                    raise MediaNotFound(f"{prefix}: no media file {name!r}")
+                if chosen and max_bytes is not None and total + entry.size > max_bytes:
+                    break
+                chosen.append((name, entry))
+                total += entry.size
+            bodies = _map_threads(lambda item: self._body(prefix, item[1]), chosen, _UPLOAD_THREADS)
+            if any(body is None for body in bodies):
+                continue  # replaced, and the old bytes swept, since the index was read
+            return [
+                (_file(name, entry), body)
+                for (name, entry), body in zip(chosen, bodies, strict=True)
+                if body is not None
+            ]
+        raise CorruptMediaIndex(f"{prefix}: the bytes of some media files are missing")
+
+    def _body(self, prefix: str, entry: _Entry) -> bytes | None:
+        key = self.content_key(prefix, entry.sha1 or "", entry.nonce or "")
+        try:
+            stored = self.objects.get(key)
+        except ObjectNotFound:
+            return None
+        assert isinstance(stored, StoredObject)
+        if hashlib.sha1(stored.body, usedforsecurity=False).hexdigest() != entry.sha1:
+            raise CorruptMediaIndex(f"{key}: the bytes do not match their SHA-1")
+        return stored.body
+
     def files(self, prefix: str) -> list[MediaFile]:
         """The current files, by name."""
         live = self._read(prefix)[0].live()
@@ -502,6 +544,58 @@ class MediaStore:
                     f"{prefix}: {after} files would exceed the limit of {self.limits.max_files}"
                 )
             return changed, [_file(name, index.files[name]) for name in added]
+
+        return self._change(prefix, apply, fresh)
+
+    def apply_changes(
+        self, prefix: str, changes: Iterable[tuple[str, bytes | None]]
+    ) -> tuple[int, int]:
+        """Apply additions (``(name, bytes)``) and deletions (``(name, None)``) in the
+        order given, with one index write: every one, or (over a limit, or with a
+        refused name) none. Returns how many changes were given and the change counter
+        after them.
+
+        As for ``add``, the same bytes under the same name change nothing; a deletion
+        of a name that is not current changes nothing either.
+        """
+        items: list[tuple[str, str | None, bytes]] = []
+        for name, data in changes:
+            name = normalize_media_name(name)
+            if data is None:
+                items.append((name, None, b""))
+                continue
+            data = bytes(data)
+            if len(data) > self.limits.max_file_bytes:
+                raise MediaTooLarge(
+                    f"{name!r} is {len(data)} bytes; the limit is {self.limits.max_file_bytes}"
+                )
+            items.append((name, hashlib.sha1(data, usedforsecurity=False).hexdigest(), data))
+        _check_prefix(prefix)
+        fresh = _Fresh(written={}, pending={})
+
+        def apply(index: _Index) -> tuple[bool, tuple[int, int]]:
+            changed = False
+            before = len(index.live())
+            by_sha1 = index.objects_by_sha1()
+            for name, sha1, data in items:
+                current = index.files.get(name)
+                if sha1 is None:
+                    if current is not None and current.sha1 is not None:
+                        index.files[name] = _Entry(None, 0, index.bump(), None)
+                        changed = True
+                    continue
+                if current is not None and current.sha1 == sha1:
+                    continue
+                nonce = fresh.nonce_for(by_sha1, sha1, data)
+                by_sha1[sha1] = nonce
+                index.files[name] = _Entry(sha1, len(data), index.bump(), nonce)
+                changed = True
+            after = len(index.live())
+            if after > self.limits.max_files and after > before:
+                raise TooManyMediaFiles(
+                    f"{prefix}: {after} files would exceed the limit of {self.limits.max_files}"
+                )
+            return changed, (len(items), index.usn)
 
         return self._change(prefix, apply, fresh)
 
@@ -602,6 +696,13 @@ class MediaStore:
             return
         with ThreadPoolExecutor(max_workers=min(_UPLOAD_THREADS, len(pending))) as pool:
             list(pool.map(write, pending))
+
+
+def _map_threads(function: Callable[[_T], _U], items: list[_T], threads: int) -> list[_U]:
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(function, items))
 
 
 def _within_window(fresh: _Fresh, index: _Index) -> bool:

@@ -64,8 +64,17 @@ class Settings(BaseSettings):
     # client gets a sentence saying how to move the collection with a .colpkg instead.
     sync_upload_max_bytes: int = Field(default=4_400_000, gt=0)
     sync_download_max_bytes: int = Field(default=4_400_000, gt=0)
+    # Media sync (/msync): the largest zstd-compressed uploadChanges body (a zip of up
+    # to 25 files) the API takes, and how many bytes of files one downloadFiles answer
+    # carries at most (always at least one file; the client asks again for the rest).
+    # Both sized, like the full sync's, to cross Lambda's 6 MB payload base64-encoded.
+    sync_media_upload_max_bytes: int = Field(default=4_400_000, gt=0)
+    sync_media_download_max_bytes: int = Field(default=4_000_000, gt=0)
     # The most any sync request body may decompress to (a collection, or JSON).
     sync_max_uncompressed_bytes: int = Field(default=128 * MiB, gt=0)
+    # Normal sync: about how many bytes of rows (JSON, before compression) one `chunk`
+    # answer carries at most (always at least one row; Anki asks until it is done).
+    sync_chunk_max_bytes: int = Field(default=2_000_000, gt=0)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # bcrypt's cost factor; lower it only to make tests fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)

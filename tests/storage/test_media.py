@@ -201,6 +201,84 @@ def test_add_many_returns_entries_in_order_with_distinct_usns(media: MediaStore)
     assert media.add_many(P, []) == []
 
 
+def test_apply_changes_adds_and_deletes_in_order_with_one_index_write(
+    backend: Backend,
+) -> None:
+    recording = RecordingStore(backend.objects)
+    media = MediaStore(recording, presigner=backend.presigner)
+    media.add_many(P, [("a.png", b"1"), ("b.png", b"2")])
+    recording.clear()
+    given, usn = media.apply_changes(
+        P,
+        [
+            ("b.png", None),  # deleted
+            ("c.png", b"3"),  # added
+            ("a.png", b"1"),  # the same bytes: no change
+            ("gone.png", None),  # never there: no change
+            ("d.png", b"4"),
+            ("d.png", None),  # added, then deleted in the same batch
+        ],
+    )
+    assert (given, usn) == (6, 6)
+    index_writes = [
+        r for r in recording.requests if r.method == "PUT" and r.key.endswith("index.json")
+    ]
+    assert len(index_writes) == 1
+    assert [(f.name, f.usn) for f in media.files(P)] == [("a.png", 1), ("c.png", 4)]
+    changes = media.changes_since(P, 2)[1]
+    assert [(c.name, c.sha1 is None, c.usn) for c in changes] == [
+        ("b.png", True, 3),
+        ("c.png", False, 4),
+        ("d.png", True, 6),
+    ]
+    assert media.apply_changes(P, [("a.png", b"1"), ("zzz.png", None)]) == (2, 6)
+    assert media.apply_changes(P, []) == (0, 6)
+
+
+def test_apply_changes_is_all_or_nothing(backend: Backend) -> None:
+    media = backend.media(limits=MediaLimits(max_file_bytes=10, max_files=3))
+    media.add_many(P, [("a.png", b"1"), ("b.png", b"2")])
+    before = stored_state(backend.objects)
+    with pytest.raises(MediaTooLarge):
+        media.apply_changes(P, [("a.png", None), ("big.png", b"x" * 11)])
+    with pytest.raises(MediaNameRefused):
+        media.apply_changes(P, [("a.png", None), ("../evil.png", b"1")])
+    with pytest.raises(TooManyMediaFiles):
+        media.apply_changes(P, [("c.png", b"3"), ("d.png", b"4")])
+    assert stored_state(backend.objects) == before
+    # Deleting first makes room.
+    assert media.apply_changes(P, [("a.png", None), ("c.png", b"3"), ("d.png", b"4")]) == (3, 5)
+
+
+def test_get_many_reads_the_index_once_and_stops_at_the_byte_cap(backend: Backend) -> None:
+    recording = RecordingStore(backend.objects)
+    media = MediaStore(recording, presigner=backend.presigner)
+    media.add_many(P, [("a.png", b"a" * 10), ("b.png", b"b" * 10), ("c.png", b"c" * 10)])
+    recording.clear()
+    got = media.get_many(P, ["c.png", "a.png", "b.png"])
+    assert [(f.name, data) for f, data in got] == [
+        ("c.png", b"c" * 10),
+        ("a.png", b"a" * 10),
+        ("b.png", b"b" * 10),
+    ]
+    index_reads = [
+        r for r in recording.requests if r.method == "GET" and r.key.endswith("index.json")
+    ]
+    assert len(index_reads) == 1
+    assert [f.name for f, _ in media.get_many(P, ["a.png", "b.png", "c.png"], max_bytes=25)] == [
+        "a.png",
+        "b.png",
+    ]
+    # The first file always comes, whatever its size.
+    assert [f.name for f, _ in media.get_many(P, ["b.png", "c.png"], max_bytes=1)] == ["b.png"]
+    assert media.get_many(P, []) == []
+    media.delete(P, ["b.png"])
+    with pytest.raises(MediaNotFound):
+        media.get_many(P, ["a.png", "b.png"])
+    with pytest.raises(MediaNotFound):
+        media.get_many(P, ["A.png"])  # names as stored, not normalised
+
+
 def test_the_index_is_compact_json(backend: Backend, media: MediaStore) -> None:
     media.add(P, "é.png", b"1")
     media.delete(P, ["é.png"])
