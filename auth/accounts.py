@@ -28,6 +28,7 @@ from auth.users import (
     AuthStateStore,
     SyncKey,
     SyncKeyStore,
+    SyncStateStore,
     TokenStateReader,
     User,
     UserRepository,
@@ -110,6 +111,7 @@ class Accounts:
         clock: Callable[[], float] = time.time,
         token_states: TokenStateReader | None = None,
         sync_keys: SyncKeyStore | None = None,
+        sync_states: SyncStateStore | None = None,
     ) -> None:
         self.users = users
         self.auth_state = auth_state
@@ -121,6 +123,10 @@ class Accounts:
         if sync_keys is None and isinstance(auth_state, SyncKeyStore):
             sync_keys = auth_state
         self.sync_keys = sync_keys
+        # A normal sync in progress is kept with the auth state (both stores keep it).
+        if sync_states is None and isinstance(auth_state, SyncStateStore):
+            sync_states = auth_state
+        self.sync_states = sync_states
         self.throttle = throttle or LoginThrottle()
         self.clock = clock
 

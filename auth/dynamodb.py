@@ -14,6 +14,12 @@ never a Scan. The list is written before the key item and the key item deleted b
 its list entry, so a listed hash without an item (a failure in between) is only
 skipped; a key item is never unlisted.
 
+A normal sync in progress is one item per learner, ``syncstate#<username>``, with
+``expires_at`` (an abandoned sync goes away by itself): the client's session key,
+a version and the state as JSON text. Every update is a PutItem conditional on the
+session and version read, so one sync never advances on two instances at once, and
+a new sync replaces it unconditionally.
+
 User items written by the original backend are read as they are: ``created_at`` an
 ISO-8601 string rather than a number, no ``token_version``. Updates SET only what
 changes (the password hash) and ADD to the version, so every other attribute of such
@@ -38,11 +44,14 @@ from auth.users import (
     FAILURE_MEMORY_SECONDS,
     LoginFailures,
     SyncKey,
+    SyncState,
+    SyncStateConflict,
     User,
     failures_key,
     revoked_key,
     sync_key_key,
     sync_keys_of_key,
+    sync_state_key,
 )
 
 if TYPE_CHECKING:
@@ -146,10 +155,83 @@ class DynamoUserRepository:
             self.client.delete_item(TableName=self.table, Key={"username": {"S": username}})
 
 
-class DynamoAuthStateStore:
+class DynamoSyncStateStore:
+    """``SyncStateStore`` in the auth table (see the module's docstring)."""
+
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client = client
         self.table = table
+
+    def put_sync_state(self, state: SyncState) -> None:
+        with _mapped_errors("PutItem"):
+            self.client.put_item(TableName=self.table, Item=_sync_state_item(state))
+
+    def get_sync_state(self, username: str, *, now: float) -> SyncState | None:
+        with _mapped_errors("GetItem"):
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": sync_state_key(username)}},
+                ConsistentRead=True,
+            ).get("Item")
+        if not item or not _unexpired(item, now=now):
+            return None
+        return SyncState(
+            username=username,
+            session=item["session"]["S"],
+            version=int(item["version"]["N"]),
+            data=item["data"]["S"],
+            expires_at=int(item["expires_at"]["N"]),
+        )
+
+    def update_sync_state(self, state: SyncState, *, expected_version: int) -> None:
+        try:
+            with _mapped_errors("PutItem"):
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=_sync_state_item(state),
+                    ConditionExpression="#s = :s AND version = :v",
+                    ExpressionAttributeNames={"#s": "session"},
+                    ExpressionAttributeValues={
+                        ":s": {"S": state.session},
+                        ":v": {"N": str(expected_version)},
+                    },
+                )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise SyncStateConflict(state.username) from None
+            raise
+
+    def delete_sync_state(self, username: str, session: str | None = None) -> None:
+        key = {"pk": {"S": sync_state_key(username)}}
+        try:
+            with _mapped_errors("DeleteItem"):
+                if session is None:
+                    self.client.delete_item(TableName=self.table, Key=key)
+                else:
+                    self.client.delete_item(
+                        TableName=self.table,
+                        Key=key,
+                        ConditionExpression="attribute_not_exists(pk) OR #s = :s",
+                        ExpressionAttributeNames={"#s": "session"},
+                        ExpressionAttributeValues={":s": {"S": session}},
+                    )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+
+def _sync_state_item(state: SyncState) -> dict[str, Any]:
+    return {
+        "pk": {"S": sync_state_key(state.username)},
+        "session": {"S": state.session},
+        "version": {"N": str(state.version)},
+        "data": {"S": state.data},
+        "expires_at": {"N": str(state.expires_at)},
+    }
+
+
+class DynamoAuthStateStore(DynamoSyncStateStore):
+    """Login failures and revoked tokens; the sync in progress (``SyncStateStore``) too."""
 
     def login_failures(self, username: str, *, now: float) -> LoginFailures:
         item = self._get(failures_key(username), now=now)

@@ -14,6 +14,8 @@ from auth.users import (
     FAILURE_MEMORY_SECONDS,
     LoginFailures,
     SyncKey,
+    SyncState,
+    SyncStateConflict,
     User,
     failures_key,
     revoked_key,
@@ -42,14 +44,21 @@ CREATE TABLE IF NOT EXISTS sync_keys (
     token_version INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sync_keys_by_user ON sync_keys (username);
+CREATE TABLE IF NOT EXISTS sync_states (
+    username   TEXT PRIMARY KEY,
+    session    TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 """
 
 _SYNC_KEY_COLUMNS = "key_hash, username, device, created_at, last_used, token_version"
 
 
 class LocalUserStore:
-    """Implements ``UserRepository``, ``AuthStateStore`` and ``SyncKeyStore`` on one
-    SQLite file."""
+    """Implements ``UserRepository``, ``AuthStateStore``, ``SyncKeyStore`` and
+    ``SyncStateStore`` on one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -222,3 +231,49 @@ class LocalUserStore:
     def delete_sync_keys(self, username: str) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM sync_keys WHERE username = ?", (username,))
+
+    # -- normal sync in progress ----------------------------------------------------
+
+    def put_sync_state(self, state: SyncState) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sync_states (username, session, version, data, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (state.username, state.session, state.version, state.data, state.expires_at),
+            )
+
+    def get_sync_state(self, username: str, *, now: float) -> SyncState | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT username, session, version, data, expires_at FROM sync_states"
+                " WHERE username = ? AND expires_at > ?",
+                (username, now),
+            ).fetchone()
+        return SyncState(*row) if row else None
+
+    def update_sync_state(self, state: SyncState, *, expected_version: int) -> None:
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "UPDATE sync_states SET version = ?, data = ?, expires_at = ?"
+                " WHERE username = ? AND session = ? AND version = ?",
+                (
+                    state.version,
+                    state.data,
+                    state.expires_at,
+                    state.username,
+                    state.session,
+                    expected_version,
+                ),
+            )
+        if cursor.rowcount != 1:
+            raise SyncStateConflict(state.username)
+
+    def delete_sync_state(self, username: str, session: str | None = None) -> None:
+        with self._connect() as conn:
+            if session is None:
+                conn.execute("DELETE FROM sync_states WHERE username = ?", (username,))
+            else:
+                conn.execute(
+                    "DELETE FROM sync_states WHERE username = ? AND session = ?",
+                    (username, session),
+                )

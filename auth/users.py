@@ -120,3 +120,53 @@ class SyncKeyStore(Protocol):
     def delete_sync_keys(self, username: str) -> None:
         """Remove every key of ``username`` (the account is deleted)."""
         ...
+
+
+def sync_state_key(username: str) -> str:
+    """Auth-state key of a learner's normal sync in progress (one at a time)."""
+    return f"syncstate#{username}"
+
+
+# A sync left unfinished is forgotten after this long.
+SYNC_STATE_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """A normal sync in progress, as every instance serving its calls sees it.
+
+    ``session`` is the client's per-run key (the ``s`` of its header); ``version``
+    counts the updates of the state, and every update is conditional on it, so two
+    instances never both advance one sync. ``data`` is the rest, as JSON text: what
+    the sync layer (api/sync/normal.py) keeps between calls.
+    """
+
+    username: str
+    session: str
+    version: int
+    data: str
+    expires_at: int
+
+
+class SyncStateConflict(Exception):
+    """The sync state is not the one expected: another sync replaced it, or it is gone."""
+
+
+@runtime_checkable
+class SyncStateStore(Protocol):
+    """At most one normal sync per learner, shared by every process."""
+
+    def put_sync_state(self, state: SyncState) -> None:
+        """Store ``state``, replacing any other sync of the learner."""
+        ...
+
+    def get_sync_state(self, username: str, *, now: float) -> SyncState | None: ...
+
+    def update_sync_state(self, state: SyncState, *, expected_version: int) -> None:
+        """Replace the learner's state if it still has ``state.session`` and
+        ``expected_version``; ``SyncStateConflict`` otherwise."""
+        ...
+
+    def delete_sync_state(self, username: str, session: str | None = None) -> None:
+        """Forget the learner's sync (only if it is ``session``'s, when given)."""
+        ...

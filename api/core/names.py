@@ -22,3 +22,6 @@ PREFIX_MEDIA: Final = "user_media/"
 # written by storage/transfers.py, which owns their names.
 PREFIX_UPLOADS: Final = storage_keys.PREFIX_UPLOADS
 PREFIX_EXPORTS: Final = storage_keys.PREFIX_EXPORTS
+# A normal sync's calls from the client, staged until it finishes (api/sync/normal.py):
+# `sync_staging/{learner}/{sync}/{seq}`, scratch kept at most a day.
+PREFIX_SYNC_STAGING: Final = "sync_staging/"

@@ -2,14 +2,15 @@
 api/routes/msync.py).
 
 Anki desktop, AnkiDroid and AnkiMobile sync with the API's base URL (with a trailing
-slash) as their self-hosted sync server. Built so far: logging in (``hostKey``),
-``meta``, and full sync both ways (``upload``, ``download``). The envelope is in
-api/sync/envelope.py, the collection side in api/sync/collection.py.
+slash) as their self-hosted sync server: logging in (``hostKey``), ``meta``, full
+sync both ways (``upload``, ``download``) and normal sync (``start`` to ``finish``,
+``abort``). The envelope is in api/sync/envelope.py, full sync in
+api/sync/collection.py, normal sync in api/sync/normal.py.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AccountsDep, NewCollectionDep, ServicesDep, SettingsDep
 from api.errors import SyncRefused
 from api.sync import collection as full
+from api.sync import normal
 from api.sync.envelope import (
     UPLOAD_DRAIN_BYTES,
     BodyTooLarge,
@@ -29,17 +31,24 @@ from api.sync.envelope import (
     parse_header,
     read_compressed,
 )
+from api.sync.normal import NormalSync
 from api.user_collection import UserCollection
+from auth.users import SyncStateStore
 
 router = APIRouter(tags=["sync"], include_in_schema=False)
 
-# The calls of a normal (incremental) sync and of media sync: known, not built yet.
-_NOT_YET: Final = frozenset(
-    {"start", "applyGraves", "applyChanges", "chunk", "applyChunk", "sanityCheck2", "finish"}
-)
-_NOT_YET_MESSAGE: Final = (
-    "This server cannot merge changes yet; only a full sync works. Sync again and "
-    "choose to upload or download the whole collection."
+# The calls of a normal (incremental) sync.
+_NORMAL: Final = frozenset(
+    {
+        "start",
+        "applyGraves",
+        "applyChanges",
+        "chunk",
+        "applyChunk",
+        "sanityCheck2",
+        "finish",
+        "abort",
+    }
 )
 
 
@@ -70,22 +79,43 @@ async def sync_call(
 
     if method == "hostKey":
         return await run_in_threadpool(_host_key, accounts, header, data)
-    if method not in ("meta", "download", "upload", "abort") and method not in _NOT_YET:
+    if method not in ("meta", "download", "upload") and method not in _NORMAL:
         raise SyncRefused(404, f"unknown sync method {method!r}")
 
     user = await run_in_threadpool(accounts.sync_user, header.key)
     request.state.username = user.username
     collection = UserCollection(services.session, user.username, new_collection)
 
+    if method in _NORMAL:
+        sync = NormalSync(
+            collection,
+            _sync_states(accounts),
+            services.session.store,
+            header.session,
+            chunk_max_bytes=settings.sync_chunk_max_bytes,
+        )
+        request.state.sync = method
+        return ok_json(await run_in_threadpool(sync.call, method, _request_json(data)))
+
+    # Any of these ends a normal sync in progress, as on Anki's server.
+    await run_in_threadpool(
+        normal.discard, _sync_states(accounts), services.session.store, user.username
+    )
     if method == "meta":
         return await run_in_threadpool(_meta, collection, services, data)
     if method == "download":
         return await run_in_threadpool(_download, collection, settings.sync_download_max_bytes)
-    if method == "upload":
-        return await run_in_threadpool(_upload, collection, data)
-    if method == "abort":
-        return ok_json(None)  # nothing is held between calls yet
-    raise SyncRefused(400, _NOT_YET_MESSAGE)
+    return await run_in_threadpool(_upload, collection, data)
+
+
+def _sync_states(accounts: AccountsDep) -> SyncStateStore:
+    if accounts.sync_states is None:
+        raise SyncRefused(500, "this backend keeps no sync state")
+    return accounts.sync_states
+
+
+def _request_json(data: bytes) -> Any:
+    return decode_json(data) if data else None
 
 
 def _host_key(accounts: AccountsDep, header: SyncHeader, data: bytes) -> Response:
