@@ -9,6 +9,7 @@ from api.core.names import (
     PREFIX_EXPORTS,
     PREFIX_LOGS,
     PREFIX_MEDIA,
+    PREFIX_SYNC_STAGING,
     PREFIX_UPLOADS,
 )
 
@@ -21,9 +22,17 @@ HANDLER = "api.lambda_handler.handler"
 APP_PACKAGES = ("api", "auth", "collection", "storage")
 
 # Key prefixes in the collections bucket that the function may read and write.
-OBJECT_PREFIXES = (PREFIX_COLLECTIONS, PREFIX_LOGS, PREFIX_MEDIA, PREFIX_UPLOADS, PREFIX_EXPORTS)
-# Scratch objects (import uploads, export files) are never kept longer than this.
-SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS)
+OBJECT_PREFIXES = (
+    PREFIX_COLLECTIONS,
+    PREFIX_LOGS,
+    PREFIX_MEDIA,
+    PREFIX_UPLOADS,
+    PREFIX_EXPORTS,
+    PREFIX_SYNC_STAGING,
+)
+# Scratch objects (import uploads, export files, the staged calls of a normal sync) are
+# never kept longer than a day (cdk/javumbo_infra/storage.py).
+SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS, PREFIX_SYNC_STAGING)
 
 # Partition keys and TTL attribute: what auth/dynamodb.py uses (README: Configuration).
 USERS_PARTITION_KEY = "username"

@@ -73,8 +73,8 @@ def test_every_acknowledgement_is_needed_and_has_a_reason(
         "AwsSolutions-APIG4",
     }
     wildcards = sorted(rule_id for rule_id in acknowledged if "IAM5" in rule_id)
-    assert len(wildcards) == 5
-    for prefix in ("user_dbs/", "logs/", "user_media/", "uploads/", "exports/"):
+    assert len(wildcards) == 6
+    for prefix in ("user_dbs/", "logs/", "user_media/", "uploads/", "exports/", "sync_staging/"):
         assert any(rule_id.endswith(f".Arn>/{prefix}*]") for rule_id in wildcards), prefix
 
 

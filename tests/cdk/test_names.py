@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings
 
 import api.core.config
 from api.core.config import Settings, env_name
+from api.core.names import PREFIX_SYNC_STAGING
+from api.sync.normal import staging_prefix
 from api.user_collection import collection_key
 from javumbo_infra import names
 from storage import keys, transfers
@@ -56,8 +58,12 @@ def test_every_variable_of_the_function_is_read_by_the_app(template: Template) -
 def test_the_app_writes_only_under_the_prefixes_the_function_is_granted() -> None:
     assert any(collection_key("alice").startswith(p) for p in names.OBJECT_PREFIXES)
     assert any(collection_key("../x").startswith(p) for p in names.OBJECT_PREFIXES)
-    # Keys the transfers make fall under the scratch prefixes the stack expires.
-    assert {transfers.PREFIX_UPLOADS, transfers.PREFIX_EXPORTS} == set(names.SCRATCH_PREFIXES)
+    # Keys the transfers and a normal sync's staging make fall under the scratch
+    # prefixes the stack expires.
+    assert {transfers.PREFIX_UPLOADS, transfers.PREFIX_EXPORTS, PREFIX_SYNC_STAGING} == set(
+        names.SCRATCH_PREFIXES
+    )
+    assert staging_prefix("../x", "s").startswith(PREFIX_SYNC_STAGING)
 
 
 def test_the_page_log_is_among_the_prefixes_the_function_is_granted() -> None:
