@@ -36,17 +36,14 @@ router = APIRouter(tags=["sync"], include_in_schema=False)
 _JSON_METHODS: Final = frozenset({"begin", "mediaChanges", "downloadFiles", "mediaSanity"})
 
 
-@router.post("/msync/{method}")
-async def media_sync_call(
-    method: str,
+async def _media_sync_call(
     request: Request,
     settings: SettingsDep,
     services: ServicesDep,
     accounts: AccountsDep,
 ) -> Response:
+    method = request.url.path.rsplit("/", 1)[-1]
     header = parse_header(request.headers.get("anki-sync"))
-    if method != "uploadChanges" and method not in _JSON_METHODS:
-        raise SyncRefused(404, f"unknown media sync method {method!r}")
     if method == "uploadChanges":
         limit = settings.sync_media_upload_max_bytes
         try:
@@ -82,6 +79,17 @@ async def media_sync_call(
         msync.download_files, media, arguments, settings.sync_media_download_max_bytes
     )
     return ok_bytes(zipped)
+
+
+# One route per call, so that the request log names the call.
+for _method in sorted(_JSON_METHODS | {"uploadChanges"}):
+    router.add_api_route(f"/msync/{_method}", _media_sync_call, methods=["POST"])
+
+
+@router.post("/msync/{method}")
+async def unknown_media_sync_call(method: str, request: Request) -> Response:
+    parse_header(request.headers.get("anki-sync"))
+    raise SyncRefused(404, f"unknown media sync method {method!r}")
 
 
 @router.get("/msync/begin")
