@@ -34,6 +34,7 @@ from api.sync.envelope import (
 from api.sync.normal import NormalSync
 from api.user_collection import UserCollection
 from auth.users import SyncStateStore
+from collection.usn import normalise_usns, pending_usn_tables
 
 router = APIRouter(tags=["sync"], include_in_schema=False)
 
@@ -139,6 +140,9 @@ def _meta(collection: UserCollection, services: ServicesDep, data: bytes) -> Res
 
 
 def _download(collection: UserCollection, limit: int) -> Response:
+    # Rows written the old way (usn -1) get a real usn before the file is handed out.
+    if collection.read(pending_usn_tables):
+        collection.write(normalise_usns)
     try:
         result = full.download(collection, limit)
     except full.DownloadTooLarge as exc:

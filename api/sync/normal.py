@@ -7,12 +7,12 @@ only in a process:
 - **The state** (``SyncStateStore``, with the auth state: one per learner, an hour at
   most) holds the client's session key (the ``s`` of its header), ``server_usn``
   (``col.usn`` at ``start``), ``client_usn`` (``minUsn``), whether the client is
-  newer, the collection's fingerprint at ``start`` (``mod``, ``usn``, ``scm``: every
-  write moves ``mod``), the server-chunk cursor (the last id sent of each table) and
-  how many client calls are staged. Every update is conditional on the version read:
-  a second device's ``start`` replaces the state, so the first one's next call gets
-  409 ("only one client can sync at once"), as does any call with another session's
-  key or with no sync started.
+  newer, the collection's fingerprint at ``start`` (``mod``, ``usn``, ``scm`` and
+  figures of the rows: see ``collection_fingerprint``), the server-chunk cursor
+  (the last id sent of each table) and how many client calls are staged. Every
+  update is conditional on the version read: a second device's ``start`` replaces
+  the state, so the first one's next call gets 409 ("only one client can sync at
+  once"), as does any call with another session's key or with no sync started.
 - **Staged calls**: what the client sends (``applyGraves``, the client's part of
   ``applyChanges``, ``applyChunk``) is stored, in order, as compressed JSON under
   ``sync_staging/{learner}/{sync}/{seq}`` (expired by the bucket after a day).
@@ -29,9 +29,9 @@ only in a process:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 import time
@@ -69,23 +69,15 @@ _MAX_COPIES: Final = 4
 class Progress:
     """What a sync keeps between calls (``SyncState.data``)."""
 
+    sync_id: str  # made at start: names the staged calls and working copies
     server_usn: int
     client_usn: int
     client_is_newer: bool
-    mod: int
-    usn: int
-    scm: int
+    fingerprint: list[int]  # collection_fingerprint at start
     staged: int = 0
     phase: str = "started"  # started, changes, chunks, applying, checked
     cursor: dict[str, int] = field(default_factory=dict)
     chunks_done: bool = False
-
-    def fingerprint(self) -> tuple[int, int, int]:
-        return (self.mod, self.usn, self.scm)
-
-
-def _fingerprint(stamps: CollectionStamps) -> tuple[int, int, int]:
-    return (stamps.modified, stamps.usn, stamps.schema)
 
 
 class CollectionMoved(Exception):
@@ -129,10 +121,10 @@ class _Copies:
 _copies = _Copies()
 
 
-def staging_prefix(username: str, session_key: str) -> str:
-    """Where one sync's staged calls live; the session key (the client's) is hashed."""
-    sync = hashlib.sha256(session_key.encode()).hexdigest()[:32]
-    return f"{PREFIX_SYNC_STAGING}{learner_segment(username)}/{sync}/"
+def staging_prefix(username: str, sync_id: str) -> str:
+    """Where one sync's staged calls live (``sync_id``: made by ``start``, never the
+    client's session key, which a client may use again)."""
+    return f"{PREFIX_SYNC_STAGING}{learner_segment(username)}/{sync_id}/"
 
 
 class NormalSync:
@@ -155,8 +147,6 @@ class NormalSync:
         self.session_key = session_key
         self.chunk_max_bytes = chunk_max_bytes
         self.clock = clock
-        self._key = (self.username, session_key)
-        self._prefix = staging_prefix(self.username, session_key)
 
     # -- the calls ------------------------------------------------------------------
 
@@ -196,17 +186,22 @@ class NormalSync:
         if self.collection.read(pending_usn_tables):
             self.collection.write(normalise_usns)
 
-        def read(conn: sqlite3.Connection) -> tuple[CollectionStamps, dict[str, list[int]]]:
-            return collection_stamps(conn), normal.pending_graves(conn, min_usn)
+        def read(
+            conn: sqlite3.Connection,
+        ) -> tuple[CollectionStamps, list[int], dict[str, list[int]]]:
+            return (
+                collection_stamps(conn),
+                normal.collection_fingerprint(conn),
+                normal.pending_graves(conn, min_usn),
+            )
 
-        stamps, graves = self.collection.read(read)
+        stamps, fingerprint, graves = self.collection.read(read)
         progress = Progress(
+            sync_id=secrets.token_hex(16),
             server_usn=stamps.usn,
             client_usn=min_usn,
             client_is_newer=newer,
-            mod=stamps.modified,
-            usn=stamps.usn,
-            scm=stamps.schema,
+            fingerprint=fingerprint,
         )
         state = SyncState(
             username=self.username,
@@ -246,7 +241,7 @@ class NormalSync:
         except BaseException:
             conn.close()
             raise
-        _copies.keep(self._key, progress.staged, conn)
+        _copies.keep(self._key(progress), progress.staged, conn)
         progress.cursor = found.cursor
         progress.chunks_done = found.done
         progress.phase = "chunks"
@@ -264,7 +259,7 @@ class NormalSync:
         state, progress = self._state()
         client = _field(request, "client")
         # The collection must still be the one the sync started from.
-        if _fingerprint(self.collection.read(collection_stamps)) != progress.fingerprint():
+        if self.collection.read(normal.collection_fingerprint) != progress.fingerprint:
             raise SyncRefused(409, COLLECTION_MOVED)
         conn = self._working_copy(progress)
         try:
@@ -272,7 +267,7 @@ class NormalSync:
         except BaseException:
             conn.close()
             raise
-        _copies.keep(self._key, progress.staged, conn)
+        _copies.keep(self._key(progress), progress.staged, conn)
         if isinstance(client, list) and client:
             client = [[0, 0, 0], *client[1:]]
         if isinstance(client, list) and len(client) == 8:
@@ -282,7 +277,7 @@ class NormalSync:
         ok = server is not None and client == server
         if not ok:
             log.info("sync sanity check failed for %s: %s / %s", self.username, client, server)
-            self.end()
+            self.end(progress)
             return {"status": "bad", "c": client, "s": server}
         progress.phase = "checked"
         self._save(state, progress)
@@ -290,11 +285,11 @@ class NormalSync:
 
     def finish(self) -> int:
         _, progress = self._state()
-        calls = [self._load(seq) for seq in range(1, progress.staged + 1)]
+        calls = [self._load(progress, seq) for seq in range(1, progress.staged + 1)]
         now_ms = int(self.clock() * 1000)
 
         def merge(conn: sqlite3.Connection) -> int:
-            if _fingerprint(collection_stamps(conn)) != progress.fingerprint():
+            if normal.collection_fingerprint(conn) != progress.fingerprint:
                 raise CollectionMoved(self.username)
             for call in calls:
                 _apply(conn, call, progress)
@@ -305,16 +300,27 @@ class NormalSync:
             result = self.collection.write(merge)
         except CollectionMoved:
             raise SyncRefused(409, COLLECTION_MOVED) from None
-        self.end()
+        self.end(progress)
         return result
 
-    def end(self) -> None:
+    def end(self, progress: Progress | None = None) -> None:
         """Forget this sync (its state if still its own, its staged calls, its copy)."""
-        _copies.drop(self._key)
+        if progress is None:
+            state = self.states.get_sync_state(self.username, now=self.clock())
+            if state is None or state.session != self.session_key:
+                return
+            progress = _progress(state)
+        _copies.drop(self._key(progress))
         try:
             self.states.delete_sync_state(self.username, self.session_key)
         finally:
-            _delete_staged(self.store, self._prefix)
+            _delete_staged(self.store, self._prefix(progress))
+
+    def _key(self, progress: Progress) -> tuple[str, str]:
+        return (self.username, progress.sync_id)
+
+    def _prefix(self, progress: Progress) -> str:
+        return staging_prefix(self.username, progress.sync_id)
 
     # -- state and staging ----------------------------------------------------------
 
@@ -326,7 +332,7 @@ class NormalSync:
         if state is None or state.session != self.session_key:
             # No sync started, or another device's: Anki's server answers 409 too.
             raise _Foreign()
-        return state, Progress(**json.loads(state.data))
+        return state, _progress(state)
 
     def _save(self, state: SyncState, progress: Progress) -> SyncState:
         new = SyncState(
@@ -362,17 +368,17 @@ class NormalSync:
                 raise
         seq = progress.staged + 1
         data = json.dumps(call, separators=(",", ":"), ensure_ascii=False).encode()
-        self.store.put(f"{self._prefix}{seq:06d}", compress(data))
+        self.store.put(f"{self._prefix(progress)}{seq:06d}", compress(data))
         progress.staged = seq
         self._save(state, progress)
         if conn is not None:
-            _copies.keep(self._key, seq, conn)
+            _copies.keep(self._key(progress), seq, conn)
 
-    def _load(self, seq: int) -> dict[str, Any]:
+    def _load(self, progress: Progress, seq: int) -> dict[str, Any]:
         import zstandard
 
         try:
-            stored = self.store.get(f"{self._prefix}{seq:06d}")
+            stored = self.store.get(f"{self._prefix(progress)}{seq:06d}")
         except ObjectNotFound:
             raise SyncRefused(409, "this sync's earlier calls are gone; sync again") from None
         body = getattr(stored, "body", b"")
@@ -382,21 +388,21 @@ class NormalSync:
     def _working_copy(self, progress: Progress) -> sqlite3.Connection:
         """The collection as ``start`` saw it with every staged call applied: this
         instance's copy, or one rebuilt from the stored collection."""
-        conn = _copies.take(self._key, progress.staged)
+        conn = _copies.take(self._key(progress), progress.staged)
         if conn is not None:
             return conn
 
-        def copy(db: sqlite3.Connection) -> tuple[CollectionStamps, bytes]:
-            return collection_stamps(db), db.serialize()
+        def copy(db: sqlite3.Connection) -> tuple[list[int], bytes]:
+            return normal.collection_fingerprint(db), db.serialize()
 
-        stamps, data = self.collection.read(copy)
-        if _fingerprint(stamps) != progress.fingerprint():
+        fingerprint, data = self.collection.read(copy)
+        if fingerprint != progress.fingerprint:
             raise SyncRefused(409, COLLECTION_MOVED)
         conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         try:
             conn.deserialize(data)
             for seq in range(1, progress.staged + 1):
-                _apply(conn, self._load(seq), progress)
+                _apply(conn, self._load(progress, seq), progress)
         except BaseException:
             conn.close()
             raise
@@ -452,5 +458,13 @@ def discard(states: SyncStateStore, store: ObjectStore, username: str) -> None:
     if state is None:
         return
     states.delete_sync_state(username)
-    _copies.drop((username, state.session))
-    _delete_staged(store, staging_prefix(username, state.session))
+    try:
+        progress = _progress(state)
+    except (TypeError, ValueError):
+        return
+    _copies.drop((username, progress.sync_id))
+    _delete_staged(store, staging_prefix(username, progress.sync_id))
+
+
+def _progress(state: SyncState) -> Progress:
+    return Progress(**json.loads(state.data))

@@ -68,6 +68,22 @@ def is_pending(usn: int, pending_usn: int) -> bool:
     return usn == LOCAL_USN if pending_usn == LOCAL_USN else usn >= pending_usn
 
 
+def collection_fingerprint(conn: sqlite3.Connection) -> list[int]:
+    """What moves whenever the collection is written: ``col.mod``, ``usn`` and
+    ``scm``, and figures of the rows (review entries, graves, the cards' and notes'
+    modification times), so that a write which forgot to stamp ``col.mod`` is seen
+    too. Costs a scan of ``cards`` and ``notes``."""
+    row = conn.execute(
+        "select mod, usn, scm,"
+        " (select count() from revlog), (select coalesce(max(id), 0) from revlog),"
+        " (select count() from graves), (select count() from cards),"
+        " (select coalesce(sum(mod), 0) from cards), (select count() from notes),"
+        " (select coalesce(sum(mod), 0) from notes)"
+        " from col"
+    ).fetchone()
+    return [int(value) for value in row]
+
+
 # -- graves --------------------------------------------------------------------------
 
 
