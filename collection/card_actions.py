@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from collection.col import Col, server_usn
+from collection.col import Col, mark_modified, server_usn
 from collection.decks import DeckIndex
 from collection.enums import BURIED_QUEUES, CardQueue, CardType, RevlogKind
 from collection.errors import CardNotFound, FilteredDeck
@@ -28,6 +28,7 @@ def _set_queue(conn: sqlite3.Connection, card_id: int, queue: int, *, now: float
         "update cards set queue = ?, mod = ?, usn = ? where id = ?",
         (queue, int(now), server_usn(conn), card_id),
     )
+    mark_modified(conn, now=now)
 
 
 def restore_queues(
@@ -42,6 +43,7 @@ def restore_queues(
         "update cards set queue = ?, mod = ?, usn = ? where id = ?",
         [(restored_queue(ctype, due), int(now), usn, cid) for cid, ctype, due in rows],
     )
+    mark_modified(conn, now=now)
 
 
 def suspend(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
@@ -94,7 +96,9 @@ def move(conn: sqlite3.Connection, card_id: int, deck_id: int, *, now: float) ->
     deck = DeckIndex(Col(conn)).get(deck_id)  # DeckNotFound
     if deck.get("dyn"):
         raise FilteredDeck(f"{deck['name']!r} is a filtered deck; cards cannot be moved into it.")
-    conn.execute(
+    moved = conn.execute(
         "update cards set did = ?, mod = ?, usn = ? where id = ? and did != ?",
         (deck_id, int(now), server_usn(conn), card_id, deck_id),
     )
+    if moved.rowcount:
+        mark_modified(conn, now=now)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from collection.cards import card_state, write_card_state
-from collection.col import Col
+from collection.col import Col, mark_modified
 from collection.decks import DeckIndex, deck_options
 from collection.enums import BURIED_QUEUES, CardQueue
 from collection.errors import CardChanged, CardNotStudyable
@@ -84,6 +84,8 @@ def answer(
     if idempotency_key is not None:
         _remember(col, idempotency_key, card_id, revlog_id)
     col.save(now=now)
+    # Every answer moves col.mod, as in Anki: a device decides by it whether to sync.
+    mark_modified(conn, now=now)
     return AnswerOutcome(result.card, revlog_id, result.leech, result.suspend, repeated=False)
 
 

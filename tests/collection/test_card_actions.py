@@ -10,6 +10,7 @@ from collection import card_actions
 from collection.cards import add_card
 from collection.decks import create_deck
 from collection.errors import CardNotFound, DeckNotFound
+from collection.review import answer
 from tests.collection.conftest import NOW
 
 
@@ -83,3 +84,46 @@ def test_move_to_another_deck(conn: sqlite3.Connection, card: int) -> None:
 def test_unknown_card(conn: sqlite3.Connection, action: str) -> None:
     with pytest.raises(CardNotFound):
         getattr(card_actions, action)(conn, 42, now=NOW)
+
+
+def answer_learning(conn: sqlite3.Connection, card_id: int, *, now: float) -> None:
+    """Answer a learning card: no deck's daily counter changes, so only the answer does."""
+    conn.execute(
+        "update cards set type = 1, queue = 1, due = ?, left = 2 where id = ?",
+        (int(now) - 10, card_id),
+    )
+    answer(conn, card_id, 3, 1000, now=now)
+
+
+def col_mod(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("select mod from col").fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    "act",
+    [
+        lambda conn, cid, now: card_actions.suspend(conn, cid, now=now),
+        lambda conn, cid, now: card_actions.bury(conn, cid, now=now),
+        lambda conn, cid, now: card_actions.forget(conn, cid, now=now, reset_counts=False),
+        lambda conn, cid, now: card_actions.move(
+            conn, cid, create_deck(conn, "Elsewhere", now=now - 1).id, now=now
+        ),
+        lambda conn, cid, now: answer(conn, cid, 3, 1000, now=now),
+        lambda conn, cid, now: answer_learning(conn, cid, now=now),
+    ],
+    ids=["suspend", "bury", "forget", "move", "answer-new", "answer-learning"],
+)
+def test_every_change_moves_the_collections_modification_time(
+    conn: sqlite3.Connection, card: int, act
+) -> None:
+    # A device compares col.mod to decide whether to sync at all.
+    before = col_mod(conn)
+    act(conn, card, NOW + 60)
+    assert col_mod(conn) > before
+
+
+def test_unsuspending_moves_the_modification_time_too(conn: sqlite3.Connection, card: int):
+    card_actions.suspend(conn, card, now=NOW + 10)
+    before = col_mod(conn)
+    card_actions.unsuspend(conn, card, now=NOW + 60)
+    assert col_mod(conn) > before

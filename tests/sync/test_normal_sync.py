@@ -452,7 +452,6 @@ def test_rows_written_the_old_way_sync_to_a_device_on_the_first_try(
     assert_same(deployment, user, a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="POST /api/review of a learning card leaves col.mod")
 def test_every_web_answer_moves_the_collections_modification_time(
     deployment: Deployment, tmp_path: Path
 ) -> None:
