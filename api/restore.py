@@ -25,9 +25,12 @@ for that username, 4 the position, time or version cannot be restored.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -36,6 +39,7 @@ from pydantic import ValidationError
 
 from api.core.config import Settings
 from api.user_collection import collection_key
+from collection.col import mark_schema_modified
 from storage.cache import DiskCache
 from storage.errors import CorruptDatabase, StorageError
 from storage.restore import (
@@ -175,7 +179,7 @@ def _restore(
             file=out,
         )
         return EXIT_OK
-    restored = restorer.restore(rebuilt)
+    restored = restorer.restore(replace(rebuilt, body=as_replacement(rebuilt.body, time.time())))
     print(
         f"restored: {history.key} is now at position {restored.position} of log "
         f"{restored.log_id}, holding the state of position {plan.seq}. "
@@ -183,6 +187,22 @@ def _restore(
         file=out,
     )
     return EXIT_OK
+
+
+def as_replacement(body: bytes, now: float) -> bytes:
+    """The restored collection with its schema stamp moved on: a wholesale replacement,
+    so every device is asked for a full sync instead of merging its changes against a
+    past it never saw (Anki's server does the same after a full upload)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(body)
+        if conn.execute("select 1 from sqlite_master where name = 'col'").fetchone() is None:
+            return body  # not an Anki collection: nothing to stamp
+        mark_schema_modified(conn, now=now)
+        conn.commit()
+        return conn.serialize()
+    finally:
+        conn.close()
 
 
 def _print_history(history: History, username: str, out: TextIO) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -282,3 +283,28 @@ def test_run_as_a_module(tmp_path: Path) -> None:
     assert done.returncode == EXIT_UNKNOWN_USER
     assert done.stderr == "no collection for user 'bob' (no object user_dbs/bob.anki2)\n"
     assert done.stdout == ""
+
+
+def test_a_restored_collection_asks_every_device_for_a_full_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collection.cards import add_card
+    from collection.schema import new_collection_bytes
+
+    monkeypatch.setenv("JAVUMBO_BACKEND", "local")
+    monkeypatch.setenv("JAVUMBO_DATA_DIR", str(tmp_path / "data"))
+    backend = Backend("local", LocalObjectStore(tmp_path / "data" / "objects"), tmp_path)
+    session = backend.session()
+    session.create(KEY, new_collection_bytes(now=1_700_000_000))
+    for front in ("one", "two"):
+        session.write(KEY, lambda conn, f=front: add_card(conn, f, "", now=1_700_000_100))
+
+    def stamps(conn: sqlite3.Connection) -> tuple[int, int]:
+        return conn.execute("select scm, (select count() from cards) from col").fetchone()
+
+    scm_before, _ = session.read(KEY, stamps)
+    code, _, err = run("alice", "--to", "1", "--yes")
+    assert (code, err) == (EXIT_OK, "")
+    scm_after, cards = backend.session().read(KEY, stamps)
+    assert cards == 1  # the state of position 1
+    assert scm_after > scm_before  # a wholesale replacement: devices must sync in full
