@@ -9,7 +9,9 @@ are in api/sync/media.py.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
@@ -66,6 +68,7 @@ async def _media_sync_call(
         result = await run_in_threadpool(
             msync.upload_changes, media, data, settings.sync_max_uncompressed_bytes
         )
+        request.state.media_files = result["data"][0]  # for the request's log line
         return ok_json(result)
     arguments = decode_json(data)
     if method == "begin":
@@ -78,6 +81,7 @@ async def _media_sync_call(
     zipped = await run_in_threadpool(
         msync.download_files, media, arguments, settings.sync_media_download_max_bytes
     )
+    request.state.media_files = len(zipfile.ZipFile(io.BytesIO(zipped)).filelist) - 1  # _meta
     return ok_bytes(zipped)
 
 

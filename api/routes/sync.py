@@ -105,8 +105,9 @@ async def sync_call(
     if method == "meta":
         return await run_in_threadpool(_meta, collection, services, data)
     if method == "download":
+        request.state.full_sync = method  # counted once the answer is a 200
         return await run_in_threadpool(_download, collection, settings.sync_download_max_bytes)
-    return await run_in_threadpool(_upload, collection, data)
+    return await run_in_threadpool(_upload, collection, data, request.state)
 
 
 def _sync_states(accounts: AccountsDep) -> SyncStateStore:
@@ -150,7 +151,7 @@ def _download(collection: UserCollection, limit: int) -> Response:
     return ok_compressed(result.compressed, result.original_size)
 
 
-def _upload(collection: UserCollection, data: bytes) -> Response:
+def _upload(collection: UserCollection, data: bytes, state: Any) -> Response:
     from collection.sync.full import UploadRefused  # loaded on first upload only
 
     try:
@@ -158,4 +159,5 @@ def _upload(collection: UserCollection, data: bytes) -> Response:
     except UploadRefused as exc:
         # As Anki's server: a refused upload is a 200 whose text the client shows.
         return ok_bytes(str(exc).encode())
+    state.full_sync = "upload"  # for the request's log line
     return ok_bytes(b"OK")
