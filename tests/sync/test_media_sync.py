@@ -12,7 +12,6 @@ import json
 import os
 import re
 import struct
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from anki.sync_pb2 import SyncCollectionResponse
 
 from tests.support.app_server import PASSWORD, AppServer, signed_up
 from tests.sync.conftest import OfficialServer, decoded, host_key, sync_call
+from tests.sync.rounds import PNG, folder_files, picture, wait_for_media, web_files
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
 
@@ -35,7 +35,6 @@ Required = SyncCollectionResponse.ChangesRequired
 DOWNLOAD_CAP = 10_000  # bytes of files per downloadFiles answer
 FILE_LIMIT = 200_000  # the media store's largest file
 UPLOAD_CAP = 300_000  # the largest compressed uploadChanges body
-PNG = b"\x89PNG\r\n\x1a\n"
 _LINK = re.compile(r"/api/media/([^?\"'\s)]+)\?t=([^\"'\s)&]+)")
 
 
@@ -62,45 +61,13 @@ def device(tmp_path: Path, name: str) -> Collection:
     return Collection(str(folder / "collection.anki2"))
 
 
-def picture(seed: int, size: int = 3000) -> bytes:
-    body = hashlib.sha256(str(seed).encode()).digest() * (size // 32 + 1)
-    return PNG + body[: size - len(PNG)]
-
-
 def sound(seed: int) -> bytes:
     return b"ID3" + hashlib.sha256(f"s{seed}".encode()).digest() * 40
-
-
-def wait_for_media(col: Collection, timeout: float = 30) -> None:
-    """Until the media sync running in the background ends; its error, if any, is
-    raised here (the client reports it once)."""
-    deadline = time.monotonic() + timeout
-    while col.media_sync_status().active:
-        assert time.monotonic() < deadline, "media sync did not finish"
-        time.sleep(0.02)
-    col.media_sync_status()
 
 
 def sync_media(col: Collection, auth: Any) -> None:
     col.sync_media(auth)  # asks begin for the server's media usn
     wait_for_media(col)
-
-
-def folder_files(col: Collection) -> dict[str, bytes]:
-    folder = Path(col.media.dir())
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-
-
-def web_files(server: AppServer, headers: dict[str, str]) -> dict[str, bytes]:
-    listed = httpx.get(f"{server.url}/api/media", headers=headers, timeout=30).json()
-    files = {}
-    for item in listed:
-        body = httpx.get(
-            f"{server.url}/api/media/{item['name']}", headers=headers, timeout=30
-        ).content
-        assert hashlib.sha1(body).hexdigest() == item["sha1"]
-        files[item["name"]] = body
-    return files
 
 
 def media_calls(server: AppServer, method: str) -> int:
