@@ -1,0 +1,422 @@
+"""Normal sync beside Anki's own server: one deterministic script of two devices, run
+once against the app and once against the official server, must leave the same
+collections on each device; so must a note type's schema change, clashing deck and note
+type names, and objects carrying keys this server does not know.
+
+Ids, review times and learning due times are made by the devices from the clock: the
+script rewrites them to values of its own, so that both runs make the same rows, and
+the collections are compared by natural keys (notes by guid, cards by guid and ordinal,
+decks, note types and deck options by name)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anki.collection import Collection
+from anki.decks import DeckId
+from anki.errors import SyncError
+from anki.scheduler.v3 import CardAnswer
+from anki.sync_pb2 import SyncCollectionResponse
+
+from tests.support.app_server import PASSWORD, AppServer, free_port, signed_up, stop_process
+from tests.sync.conftest import wait_until_official
+
+pytestmark = [pytest.mark.interop, pytest.mark.integration]
+
+Required = SyncCollectionResponse.ChangesRequired
+
+# One learner per test on the official server (it is given its users at start).
+REFERENCE_USERS = ("script", "schema", "stale", "clash", "unknown")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server and a learner on it."""
+
+    url: str
+    user: str
+
+
+class Reference:
+    """Anki's own sync server with this module's learners."""
+
+    def __init__(self, base: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.base = base
+        self.log_path = base / "reference.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Reference:
+        users = {f"SYNC_USER{n}": f"{user}:{PASSWORD}" for n, user in enumerate(REFERENCE_USERS, 1)}
+        env = {
+            **os.environ,
+            **users,
+            "SYNC_BASE": str(self.base / "data"),
+            "SYNC_HOST": "127.0.0.1",
+            "SYNC_PORT": str(self.port),
+        }
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "anki.syncserver"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_official(self._process, self.url, self.log_path)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            stop_process(self._process)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
+    server = Reference(tmp_path_factory.mktemp("reference")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def both(server: AppServer, reference: Reference) -> Callable[[str], tuple[Target, Target]]:
+    """A fresh learner of the given name on the app and on the official server."""
+
+    def make(user: str) -> tuple[Target, Target]:
+        assert user in REFERENCE_USERS
+        signed_up(server, user)
+        return Target(server.url, user), Target(reference.url, user)
+
+    return make
+
+
+# -- devices that make the same rows in every run ----------------------------------
+
+
+class Device:
+    """A collection whose new ids, review times and learning due times come from a
+    counter (``base`` milliseconds plus an offset per device), not from the clock."""
+
+    def __init__(self, folder: Path, name: str, base_ms: int, offset: int) -> None:
+        folder.mkdir(parents=True)
+        self.col = Collection(str(folder / "collection.anki2"))
+        self.name = name
+        self.base_ms = base_ms
+        self._next = base_ms + offset
+        self._notes = 0
+
+    def fresh_id(self) -> int:
+        self._next += 1
+        return self._next
+
+    def deck(self, name: str) -> DeckId:
+        did = self.col.decks.id(name)
+        assert did is not None
+        return did
+
+    def add_note(
+        self, notetype: str, fields: list[str], deck: str, tags: list[str] | None = None
+    ) -> str:
+        col = self.col
+        model = col.models.by_name(notetype)
+        assert model is not None, notetype
+        note = col.new_note(model)
+        self._notes += 1
+        note.guid = f"{self.name}-{self._notes}"
+        for i, value in enumerate(fields):
+            note.fields[i] = value
+        note.tags = tags or []
+        col.add_note(note, self.deck(deck))
+        nid = self.fresh_id()
+        col.db.execute("update notes set id = ? where id = ?", nid, note.id)
+        for cid in col.db.list("select id from cards where nid = ? order by ord", note.id):
+            col.db.execute(
+                "update cards set id = ?, nid = ? where id = ?", self.fresh_id(), nid, cid
+            )
+        return note.guid
+
+    def card_id(self, guid: str, ord: int) -> int:
+        cid = self.col.db.scalar(
+            "select c.id from cards c join notes n on n.id = c.nid where n.guid = ? and c.ord = ?",
+            guid,
+            ord,
+        )
+        assert cid is not None, (guid, ord)
+        return int(cid)
+
+    def note_id(self, guid: str) -> int:
+        nid = self.col.db.scalar("select id from notes where guid = ?", guid)
+        assert nid is not None, guid
+        return int(nid)
+
+    def answer(self, guid: str, ord: int, rating: int) -> None:
+        col = self.col
+        cid = self.card_id(guid, ord)
+        card = col.get_card(cid)
+        card.start_timer()
+        states = col._backend.get_scheduling_states(cid)
+        answer = col.sched.build_answer(card=card, states=states, rating=rating)  # type: ignore[arg-type]
+        answer.answered_at_millis = self.fresh_id()
+        answer.milliseconds_taken = 1000 + answer.answered_at_millis % 1000
+        col.sched.answer_card(answer)
+        # A learning step is due at the clock's time plus the step: made the counter's.
+        col.db.execute(
+            "update cards set due = ? where id = ? and due > 1000000000",
+            self.base_ms // 1000 + 600 + answer.answered_at_millis % 1000,
+            cid,
+        )
+
+    def close(self) -> None:
+        self.col.close()
+
+
+def sync(dev: Device, target: Target) -> Any:
+    """A normal sync: the outcome the client reports (``required``), or its error."""
+    auth = dev.col.sync_login(target.user, PASSWORD, target.url + "/")
+    try:
+        return dev.col.sync_collection(auth, sync_media=False).required
+    except SyncError as error:
+        return ("error", type(error).__name__, str(error))
+    finally:
+        # The note types a sync brings are not in the Python layer's cache.
+        dev.col.models._clear_cache()
+
+
+def synced(dev: Device, target: Target) -> None:
+    outcome = sync(dev, target)
+    assert outcome in (Required.NO_CHANGES, Required.NORMAL_SYNC), (dev.name, outcome)
+
+
+def full_sync(dev: Device, target: Target, *, upload: bool) -> None:
+    auth = dev.col.sync_login(target.user, PASSWORD, target.url + "/")
+    dev.col.sync_collection(auth, sync_media=False)
+    dev.col.close_for_full_sync()
+    dev.col.full_upload_or_download(auth=auth, server_usn=None, upload=upload)
+    dev.col.reopen(after_full_sync=True)
+
+
+# -- what a device holds, by natural keys --------------------------------------------
+
+_DROPPED = ("id", "mod", "usn")
+
+
+def _plain(obj: dict[str, Any], *extra: str) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in (*_DROPPED, *extra)}
+
+
+def view(col: Collection) -> dict[str, Any]:
+    col.models._clear_cache()
+    decks = {d["id"]: d for d in col.decks.all()}
+    configs = {c["id"]: c for c in col.decks.all_config()}
+    models = {m["id"]: m for m in col.models.all()}
+    deck_name = {did: d["name"] for did, d in decks.items()}
+    notes: dict[str, Any] = {}
+    guid_of: dict[int, str] = {}
+    for nid, guid, mid, tags, flds in col.db.all("select id, guid, mid, tags, flds from notes"):
+        guid_of[nid] = guid
+        notes[guid] = (models[mid]["name"], flds.split("\x1f"), sorted(tags.split()))
+    cards: dict[Any, Any] = {}
+    key_of: dict[int, Any] = {}
+    for cid, nid, ord, did, *sched, data in col.db.all(
+        "select id, nid, ord, did, type, queue, due, ivl, factor, reps, lapses, flags, data"
+        " from cards"
+    ):
+        key = (guid_of[nid], ord)
+        key_of[cid] = key
+        cards[key] = (deck_name.get(did, did), *sched, json.loads(data or "{}"))
+    revlog = {
+        (key_of.get(cid, cid), rid): tuple(rest)
+        for rid, cid, *rest in col.db.all(
+            "select id, cid, ease, ivl, lastIvl, factor, time, type from revlog"
+        )
+    }
+    notetypes = {}
+    for m in models.values():
+        plain = _plain(m, "did")
+        plain["flds"] = [_plain(f) for f in m["flds"]]
+        plain["tmpls"] = [_plain(t) for t in m["tmpls"]]
+        plain["deck"] = deck_name.get(m.get("did") or 0)
+        notetypes[m["name"]] = plain
+    return {
+        "notes": notes,
+        "cards": cards,
+        "revlog": revlog,
+        "decks": {
+            d["name"]: {
+                **_plain(d, "conf"),
+                "conf": configs[d["conf"]]["name"] if "conf" in d else None,
+            }
+            for d in decks.values()
+        },
+        "notetypes": notetypes,
+        "deck options": {c["name"]: _plain(c) for c in configs.values()},
+    }
+
+
+def differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    """Readable differences between two views (empty when equal)."""
+    out = []
+    for part in ours:
+        mine, other = ours[part], theirs[part]
+        for key in sorted(set(mine) | set(other), key=repr):
+            if mine.get(key) != other.get(key):
+                out.append(f"{part} {key!r}: {mine.get(key)!r} != {other.get(key)!r}")
+    return out
+
+
+def assert_same_views(ours: dict[str, Any], theirs: dict[str, Any], what: str) -> None:
+    found = differences(ours, theirs)
+    assert not found, what + ":\n" + "\n".join(found[:40])
+
+
+def clock_base() -> int:
+    """Milliseconds a little in the past, shared by the runs of one test."""
+    return (int(time.time()) - 3600) * 1000
+
+
+def seeded_pair(target: Target, tmp: Path, base_ms: int) -> tuple[Device, Device]:
+    """A with a few notes and reviews, uploaded; B downloads it."""
+    a = Device(tmp / "a", "a", base_ms, 0)
+    b = Device(tmp / "b", "b", base_ms, 400_000)
+    for n in range(3):
+        a.add_note("Basic", [f"front {n}", f"back {n}"], "Default", ["seed"])
+    guid = a.add_note("Basic (and reversed card)", ["chien", "dog"], "Lang::French")
+    a.add_note("Cloze", ["{{c1::Paris}} is in {{c2::France}}"], "Lang::French")
+    a.answer(guid, 0, CardAnswer.GOOD)
+    full_sync(a, target, upload=True)
+    full_sync(b, target, upload=False)
+    return a, b
+
+
+# -- 1. the same script on both servers ------------------------------------------------
+
+ROUNDS = 5
+RATINGS = (CardAnswer.AGAIN, CardAnswer.HARD, CardAnswer.GOOD, CardAnswer.EASY)
+
+
+def device_round(dev: Device, rng: random.Random, round_no: int) -> None:
+    """A round of changes on ``dev``, to notes, cards and decks only it touches
+    (the other device's objects are left alone: two sides changing one object within
+    a second would make the outcome depend on the clock)."""
+    col = dev.col
+    me = dev.name
+    mine = sorted(g for g in col.db.list("select guid from notes") if g.startswith(f"{me}-"))
+    own_decks = sorted(
+        n.name for n in col.decks.all_names_and_ids() if n.name.startswith(me.upper())
+    )
+    deck = rng.choice([*own_decks, "Default"])
+    # Adds of several note types.
+    dev.add_note("Basic", [f"{me} basic {round_no}", "back"], deck, [f"{me}-tag"])
+    dev.add_note("Basic (and reversed card)", [f"{me} rev {round_no}", "b"], deck)
+    if round_no % 2:
+        dev.add_note("Cloze", [f"{me} {{{{c1::cloze}}}} {{{{c2::{round_no}}}}}"], deck)
+    else:
+        dev.add_note("Basic (type in the answer)", [f"{me} typed {round_no}", "t"], deck)
+    # Edits, tags, a deletion.
+    if mine:
+        note = col.get_note(dev.note_id(rng.choice(mine)))
+        note.fields[-1] = f"edited by {me} in round {round_no}"
+        col.update_note(note)
+        col.tags.bulk_add(
+            [dev.note_id(g) for g in rng.sample(mine, min(2, len(mine)))], f"r{round_no}"
+        )
+        later = [g for g in mine if int(g.split("-")[1]) > 5]  # the seed notes stay
+        if len(later) > 3:
+            col.remove_notes([dev.note_id(rng.choice(later))])
+    # Decks: add, rename, delete.
+    new = dev.deck(f"{me.upper()}::{round_no}")
+    if round_no == 2 and own_decks:
+        col.decks.rename(dev.deck(own_decks[-1]), f"{me.upper()} renamed::{round_no}")
+    if round_no == 3:
+        col.decks.remove([new])
+    # Deck options.
+    if me == "a":
+        conf = col.decks.get_config(1)
+        assert conf is not None
+        conf["new"]["perDay"] = 20 + round_no
+        conf["rev"]["perDay"] = 150 + round_no
+        col.decks.update_config(conf)
+    else:
+        configs = {c["name"]: c for c in col.decks.all_config()}
+        conf = configs.get("B options")
+        if conf is None:
+            cid = col.decks.add_config_returning_id("B options")
+            deck_dict = col.decks.get(new)
+            assert deck_dict is not None
+            col.decks.set_config_id_for_deck_dict(deck_dict, cid)
+        else:
+            conf["lapse"]["leechFails"] = 5 + round_no
+            col.decks.update_config(conf)
+    # Answers, a suspension and a flag, on own cards.
+    keys = sorted(
+        (g, o)
+        for g, o in col.db.all(
+            "select n.guid, c.ord from cards c join notes n on n.id = c.nid where c.queue >= 0"
+        )
+        if g.startswith(f"{me}-")
+    )
+    for guid, ord in rng.sample(keys, min(3, len(keys))):
+        dev.answer(guid, ord, rng.choice(RATINGS))
+    if keys:
+        guid, ord = rng.choice(keys)
+        col.sched.suspend_cards([dev.card_id(guid, ord)])
+        guid, ord = rng.choice(keys)
+        col.set_user_flag_for_cards(1 + round_no % 4, [dev.card_id(guid, ord)])
+    if me == "a" and round_no == 1:
+        basic = col.models.by_name("Basic")
+        assert basic is not None
+        basic["css"] += "\n.card { color: teal; }"
+        basic["tmpls"][0]["qfmt"] += "<br>"
+        col.models.update_dict(basic)
+    if me == "b" and round_no == 1:
+        vocab = col.models.copy(col.models.by_name("Basic") or {}, add=False)
+        vocab["name"] = "Vocab"
+        col.models.add_dict(vocab)
+        dev.add_note("Vocab", ["word", "meaning"], deck)
+
+
+def run_script(target: Target, tmp: Path, base_ms: int) -> dict[str, dict[str, Any]]:
+    a, b = seeded_pair(target, tmp, base_ms)
+    rng = {"a": random.Random(1), "b": random.Random(2)}
+    try:
+        for round_no in range(ROUNDS):
+            device_round(a, rng["a"], round_no)
+            device_round(b, rng["b"], round_no)
+            if round_no == 2:
+                # One object changed on both sides, a second apart: the newer wins.
+                for dev, text in ((a, "older"), (b, "newer")):
+                    note = dev.col.get_note(dev.note_id("a-1"))
+                    note.fields[0] = f"{text} {dev.name}"
+                    dev.col.update_note(note)
+                    if dev is a:
+                        time.sleep(1.05)
+            synced(a, target)
+            synced(b, target)
+            synced(a, target)
+        return {"a": view(a.col), "b": view(b.col)}
+    finally:
+        a.close()
+        b.close()
+
+
+def test_one_script_leaves_the_same_collections_as_ankis_server(
+    both: Callable[[str], tuple[Target, Target]], tmp_path: Path
+) -> None:
+    ours, theirs = both("script")
+    base = clock_base()
+    reference_run = run_script(theirs, tmp_path / "reference", base)
+    our_run = run_script(ours, tmp_path / "ours", base)
+    assert_same_views(reference_run["a"], reference_run["b"], "the reference's devices differ")
+    for name in ("a", "b"):
+        assert_same_views(our_run[name], reference_run[name], f"device {name}")
+    assert len(our_run["a"]["notes"]) > 20 and len(our_run["a"]["revlog"]) > 10
