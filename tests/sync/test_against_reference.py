@@ -420,3 +420,71 @@ def test_one_script_leaves_the_same_collections_as_ankis_server(
     for name in ("a", "b"):
         assert_same_views(our_run[name], reference_run[name], f"device {name}")
     assert len(our_run["a"]["notes"]) > 20 and len(our_run["a"]["revlog"]) > 10
+
+
+# -- 2. a note type's schema changes -------------------------------------------------
+
+
+def add_field(dev: Device, notetype: str, field: str) -> None:
+    models = dev.col.models
+    model = models.by_name(notetype)
+    assert model is not None
+    models.add_field(model, models.new_field(field))
+    models.update_dict(model)
+
+
+def schema_script(
+    target: Target, tmp: Path, base_ms: int, *, keep_schema_stamp: bool
+) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    """A adds a field to Basic after a normal sync (``keep_schema_stamp``: and puts its
+    schema stamp back, as a client that forgot to move it would), then both devices do
+    what their client asks for; the outcomes of every sync, and what each device holds."""
+    a, b = seeded_pair(target, tmp, base_ms)
+    outcomes: list[Any] = []
+    try:
+        a.add_note("Basic", ["before", "x"], "Default")
+        synced(a, target)
+        synced(b, target)
+        scm = a.col.db.scalar("select scm from col")
+        add_field(a, "Basic", "Extra")
+        if keep_schema_stamp:
+            a.col.db.execute("update col set scm = ?", scm)
+        a.add_note("Basic", ["with extra", "y", "z"], "Default")
+        b.add_note("Basic", ["made on b meanwhile", "w"], "Default")
+        outcomes.append(sync(a, target))
+        outcomes.append(sync(a, target))
+        if keep_schema_stamp:
+            # What the user is told to do: force a one-way sync.
+            a.col.mod_schema(check=False)
+        full_sync(a, target, upload=True)
+        outcomes.append(sync(b, target))
+        full_sync(b, target, upload=False)
+        outcomes += [sync(a, target), sync(b, target)]
+        return outcomes, {"a": view(a.col), "b": view(b.col)}
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("keep_schema_stamp", [False, True], ids=["stamp-moved", "stamp-kept"])
+def test_a_changed_note_type_needs_a_full_sync_as_on_ankis_server(
+    both: Callable[[str], tuple[Target, Target]], tmp_path: Path, keep_schema_stamp: bool
+) -> None:
+    ours, theirs = both("stale" if keep_schema_stamp else "schema")
+    base = clock_base()
+    expected, reference_run = schema_script(
+        theirs, tmp_path / "reference", base, keep_schema_stamp=keep_schema_stamp
+    )
+    outcomes, our_run = schema_script(
+        ours, tmp_path / "ours", base, keep_schema_stamp=keep_schema_stamp
+    )
+    assert outcomes == expected
+    if keep_schema_stamp:
+        # Only the server can see it: the client is told to check its database.
+        assert expected[0][0] == "error" and "Check Database" in expected[0][2]
+    else:
+        assert expected[:3] == [Required.FULL_SYNC] * 3
+    assert_same_views(our_run["a"], our_run["b"], "the devices differ")
+    for name in ("a", "b"):
+        assert_same_views(our_run[name], reference_run[name], f"device {name}")
+    assert len(our_run["a"]["notetypes"]["Basic"]["flds"]) == 3
