@@ -488,3 +488,48 @@ def test_a_changed_note_type_needs_a_full_sync_as_on_ankis_server(
     for name in ("a", "b"):
         assert_same_views(our_run[name], reference_run[name], f"device {name}")
     assert len(our_run["a"]["notetypes"]["Basic"]["flds"]) == 3
+
+
+# -- 3. the same names made on two devices ---------------------------------------------
+
+
+def make_twins(dev: Device, deck: str, child: str | None) -> None:
+    """A deck and a note type of the names every device uses, made here (own ids)."""
+    models = dev.col.models
+    basic = models.by_name("Basic")
+    assert basic is not None
+    twin = models.copy(basic, add=False)
+    twin["name"] = "Twin"
+    models.add_dict(twin)
+    dev.add_note("Twin", [f"twin of {dev.name}", "x"], deck)
+    if child is not None:
+        dev.add_note("Basic", [f"child of {dev.name}", "x"], child)
+
+
+def clash_script(target: Target, tmp: Path, base_ms: int) -> tuple[list[Any], dict[str, Any]]:
+    a, b = seeded_pair(target, tmp, base_ms)
+    try:
+        make_twins(a, "Shared", None)
+        a.deck("Topic")
+        time.sleep(0.05)
+        make_twins(b, "Shared", "Shared::Child")
+        b.deck("topic")
+        outcomes = [sync(dev, target) for dev in (a, b, a, b)]
+        return outcomes, {"a": view(a.col), "b": view(b.col)}
+    finally:
+        a.close()
+        b.close()
+
+
+def test_clashing_names_get_the_same_suffix_as_on_ankis_server(
+    both: Callable[[str], tuple[Target, Target]], tmp_path: Path
+) -> None:
+    ours, theirs = both("clash")
+    base = clock_base()
+    expected, reference_run = clash_script(theirs, tmp_path / "reference", base)
+    outcomes, our_run = clash_script(ours, tmp_path / "ours", base)
+    assert outcomes == expected
+    for name in ("a", "b"):
+        assert_same_views(our_run[name], reference_run[name], f"device {name}")
+        assert {"Shared", "Shared+"} <= set(our_run[name]["decks"]), name
+        assert {"Twin", "Twin+"} <= set(our_run[name]["notetypes"]), name
