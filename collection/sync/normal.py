@@ -19,6 +19,7 @@ are added, one whose id is taken by a different entry moves to a free millisecon
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ CARD_COLUMNS: Final = (
 REVLOG_COLUMNS: Final = ("id", "cid", "usn", "ease", "ivl", "lastIvl", "factor", "time", "type")
 _COLUMNS: Final = {"notes": NOTE_COLUMNS, "cards": CARD_COLUMNS, "revlog": REVLOG_COLUMNS}
 _USN_INDEX: Final = {"notes": 4, "cards": 5, "revlog": 2}
+# Anki's ``invalid_char_for_field`` and tag separators (a space or an ideographic space).
+_FIELD_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TAG_SEPARATOR: Final = re.compile("[ \u3000]")
 _GRAVE_KINDS: Final = {"cards": GraveKind.CARD, "notes": GraveKind.NOTE, "decks": GraveKind.DECK}
 
 
@@ -415,15 +419,25 @@ def _free_revlog_id(conn: sqlite3.Connection, original: int, incoming: set[int])
 
 
 def _prepare_notes(conn: sqlite3.Connection, rows: list[list[Any]]) -> list[list[Any]]:
+    """Anki's ``prepare_for_update`` on a note from a client: its note type must exist
+    and have as many fields (at least one); ASCII control characters other than
+    newline and tab are dropped from the fields; tags are spaced as Anki stores them;
+    the sort field and checksum are computed here."""
     models = Col(conn).models
     out = []
     for row in rows:
         notetype = models.get(str(row[2]))
         if not isinstance(notetype, dict):
             raise SyncDataInvalid(f"note {row[0]} has no note type")
-        fields = str(row[6]).split("\x1f")
+        fields = [_FIELD_CONTROL.sub("", field) for field in str(row[6]).split("\x1f")]
+        expected = max(len(notetype.get("flds") or []), 1)
+        if len(fields) != expected:
+            raise SyncDataInvalid(f"note {row[0]} has {len(fields)} fields, expected {expected}")
+        tags = _TAG_SEPARATOR.split(str(row[5]))
+        spaced = " ".join(tag for tag in tags if tag)
         sort_field, checksum = sort_field_and_checksum(fields, int(notetype.get("sortf", 0)))
-        out.append([*row[:7], sort_field, checksum, *row[9:]])
+        tags_out = f" {spaced} " if spaced else ""
+        out.append([*row[:5], tags_out, "\x1f".join(fields), sort_field, checksum, *row[9:]])
     return out
 
 

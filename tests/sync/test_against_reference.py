@@ -21,22 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import zstandard
 from anki.collection import Collection
-from anki.decks import DeckId
+from anki.decks import DeckConfigId, DeckId
 from anki.errors import SyncError
 from anki.scheduler.v3 import CardAnswer
 from anki.sync_pb2 import SyncCollectionResponse
 
 from tests.support.app_server import PASSWORD, AppServer, free_port, signed_up, stop_process
-from tests.sync.conftest import wait_until_official
+from tests.sync.conftest import host_key, wait_until_official
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
 
 Required = SyncCollectionResponse.ChangesRequired
 
 # One learner per test on the official server (it is given its users at start).
-REFERENCE_USERS = ("script", "schema", "stale", "clash", "unknown")
+REFERENCE_USERS = ("script", "schema", "stale", "clash", "unknown", "rows")
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,8 @@ def device_round(dev: Device, rng: random.Random, round_no: int) -> None:
     own_decks = sorted(
         n.name for n in col.decks.all_names_and_ids() if n.name.startswith(me.upper())
     )
-    deck = rng.choice([*own_decks, "Default"])
+    new = dev.deck(f"{me.upper()}::{round_no}")
+    deck = rng.choice([*own_decks, f"{me.upper()}::{round_no}"])
     # Adds of several note types.
     dev.add_note("Basic", [f"{me} basic {round_no}", "back"], deck, [f"{me}-tag"])
     dev.add_note("Basic (and reversed card)", [f"{me} rev {round_no}", "b"], deck)
@@ -334,7 +337,6 @@ def device_round(dev: Device, rng: random.Random, round_no: int) -> None:
         if len(later) > 3:
             col.remove_notes([dev.note_id(rng.choice(later))])
     # Decks: add, rename, delete.
-    new = dev.deck(f"{me.upper()}::{round_no}")
     if round_no == 2 and own_decks:
         col.decks.rename(dev.deck(own_decks[-1]), f"{me.upper()} renamed::{round_no}")
     if round_no == 3:
@@ -357,15 +359,15 @@ def device_round(dev: Device, rng: random.Random, round_no: int) -> None:
         else:
             conf["lapse"]["leechFails"] = 5 + round_no
             col.decks.update_config(conf)
-    # Answers, a suspension and a flag, on own cards.
-    keys = sorted(
-        (g, o)
-        for g, o in col.db.all(
-            "select n.guid, c.ord from cards c join notes n on n.id = c.nid where c.queue >= 0"
-        )
-        if g.startswith(f"{me}-")
+    # Answers, a suspension and a flag, on own cards. An answer also counts in its
+    # deck's (and the deck's parents') figures of the day: only cards in own decks.
+    own = {n.id for n in col.decks.all_names_and_ids() if n.name.startswith(me.upper())}
+    rows = col.db.all(
+        "select n.guid, c.ord, c.did from cards c join notes n on n.id = c.nid where c.queue >= 0"
     )
-    for guid, ord in rng.sample(keys, min(3, len(keys))):
+    keys = sorted((g, o) for g, o, _ in rows if g.startswith(f"{me}-"))
+    answerable = sorted((g, o) for g, o, did in rows if g.startswith(f"{me}-") and did in own)
+    for guid, ord in rng.sample(answerable, min(3, len(answerable))):
         dev.answer(guid, ord, rng.choice(RATINGS))
     if keys:
         guid, ord = rng.choice(keys)
@@ -398,6 +400,14 @@ def run_script(target: Target, tmp: Path, base_ms: int) -> dict[str, dict[str, A
                     note = dev.col.get_note(dev.note_id("a-1"))
                     note.fields[0] = f"{text} {dev.name}"
                     dev.col.update_note(note)
+                    deck = dev.col.decks.by_name("Lang")
+                    assert deck is not None
+                    deck["desc"] = f"{text} {dev.name}"
+                    dev.col.decks.save(deck)
+                    conf = dev.col.decks.get_config(DeckConfigId(1))
+                    assert conf is not None
+                    conf["new"]["perDay"] = 90 + len(text)
+                    dev.col.decks.update_config(conf)
                     if dev is a:
                         time.sleep(1.05)
             synced(a, target)
@@ -420,6 +430,9 @@ def test_one_script_leaves_the_same_collections_as_ankis_server(
     for name in ("a", "b"):
         assert_same_views(our_run[name], reference_run[name], f"device {name}")
     assert len(our_run["a"]["notes"]) > 20 and len(our_run["a"]["revlog"]) > 10
+    # The object both changed holds the newer change.
+    assert our_run["a"]["notes"]["a-1"][1][0] == "newer b"
+    assert our_run["a"]["decks"]["Lang"]["desc"] == "newer b"
 
 
 # -- 2. a note type's schema changes -------------------------------------------------
@@ -533,3 +546,173 @@ def test_clashing_names_get_the_same_suffix_as_on_ankis_server(
         assert_same_views(our_run[name], reference_run[name], f"device {name}")
         assert {"Shared", "Shared+"} <= set(our_run[name]["decks"]), name
         assert {"Twin", "Twin+"} <= set(our_run[name]["notetypes"]), name
+
+
+# -- 4. keys this server does not know -------------------------------------------------
+
+FUTURE = {"x": 1}
+CUSTOM_DATA = '{"streak":3,"note":"é"}'
+
+
+def add_unknown_keys(dev: Device, deck: str, options: str, notetype: str) -> None:
+    """A deck, deck options and a note type carrying a key of a future version, and a
+    card with custom data and a memory state."""
+    col = dev.col
+    deck_dict = col.decks.get(dev.deck(deck))
+    assert deck_dict is not None
+    conf_id = col.decks.add_config_returning_id(options)
+    conf = col.decks.get_config(conf_id)
+    assert conf is not None
+    conf["futureKey"] = FUTURE
+    col.decks.update_config(conf)
+    col.decks.set_config_id_for_deck_dict(deck_dict, conf_id)
+    deck_dict = col.decks.get(deck_dict["id"])
+    assert deck_dict is not None
+    deck_dict["futureKey"] = FUTURE
+    col.decks.save(deck_dict)
+    model = col.models.by_name(notetype)
+    assert model is not None
+    model["futureKey"] = FUTURE
+    col.models.update_dict(model)
+    guid = dev.add_note(notetype, [f"{{{{c1::{deck}}}}}", "x"], deck)
+    card = col.get_card(dev.card_id(guid, 0))
+    card.custom_data = CUSTOM_DATA
+    col.update_card(card)
+    col.db.execute(
+        "update cards set data = json_set(data, '$.s', 4.25, '$.d', 6.5, '$.dr', 0.9) where id = ?",
+        card.id,
+    )
+
+
+def unknown_script(target: Target, tmp: Path, base_ms: int) -> dict[str, Any]:
+    a = Device(tmp / "a", "a", base_ms, 0)
+    b = Device(tmp / "b", "b", base_ms, 400_000)
+    try:
+        a.add_note("Basic", ["front", "back"], "Default")
+        add_unknown_keys(a, "Before", "Before options", "Basic")  # crosses in the upload
+        full_sync(a, target, upload=True)
+        full_sync(b, target, upload=False)
+        add_unknown_keys(a, "After", "After options", "Cloze")  # crosses in a normal sync
+        synced(a, target)
+        synced(b, target)
+        return {"a": view(a.col), "b": view(b.col)}
+    finally:
+        a.close()
+        b.close()
+
+
+def test_unknown_keys_and_card_data_cross_unchanged_as_on_ankis_server(
+    both: Callable[[str], tuple[Target, Target]], tmp_path: Path
+) -> None:
+    ours, theirs = both("unknown")
+    base = clock_base()
+    reference_run = unknown_script(theirs, tmp_path / "reference", base)
+    our_run = unknown_script(ours, tmp_path / "ours", base)
+    assert_same_views(our_run["a"], our_run["b"], "the devices differ")
+    for name in ("a", "b"):
+        assert_same_views(our_run[name], reference_run[name], f"device {name}")
+    b = our_run["b"]
+    for when, notetype in (("Before", "Basic"), ("After", "Cloze")):
+        assert b["decks"][when]["futureKey"] == FUTURE
+        assert b["deck options"][f"{when} options"]["futureKey"] == FUTURE
+        assert b["notetypes"][notetype]["futureKey"] == FUTURE
+        (data,) = [card[-1] for card in b["cards"].values() if card[0] == when]
+        assert data["cd"] == json.loads(CUSTOM_DATA) or data["cd"] == CUSTOM_DATA
+        assert (data["s"], data["d"], data["dr"]) == (4.25, 6.5, 0.9)
+
+
+# -- 5. rows that do not fit, sent by a client of its own ------------------------------
+
+
+def raw_call(target: Target, method: str, body: Any, key: str) -> tuple[int, Any]:
+    header = json.dumps({"v": 11, "k": key, "c": "test,1.0,linux", "s": "raw"})
+    payload = zstandard.ZstdCompressor().compress(json.dumps(body).encode())
+    with httpx.Client(timeout=60) as client:
+        answer = client.post(
+            f"{target.url}/sync/{method}",
+            content=iter([payload]),
+            headers={"anki-sync": header, "content-type": "application/octet-stream"},
+        )
+    if answer.status_code != 200:
+        return answer.status_code, None
+    return 200, json.loads(zstandard.ZstdDecompressor().stream_reader(answer.content).read())
+
+
+def bad_rows_script(target: Target, tmp: Path, base_ms: int) -> tuple[list[Any], dict[str, Any]]:
+    """Notes that do not fit their note type, each sent in a sync of its own: the
+    status of every call, and what a device downloads afterwards."""
+    a = Device(tmp / "a", "a", base_ms, 0)
+    b = Device(tmp / "b", "b", base_ms, 400_000)
+    try:
+        a.add_note("Basic", ["front", "back"], "Default")
+        full_sync(a, target, upload=True)
+        basic = a.col.models.by_name("Basic")
+        assert basic is not None
+        key = host_key(target.url, target.user, PASSWORD)
+        statuses: list[Any] = []
+        stamp = base_ms // 1000
+        fields = {
+            "three fields": "a\x1fb\x1fc",
+            "one field": "a",
+            "control characters": "a\x07b\tc\x1fd\re\nf",
+        }
+        for n, (what, flds) in enumerate(fields.items()):
+            note = [
+                base_ms + 900_000 + n,
+                f"raw-{n}",
+                basic["id"],
+                stamp,
+                0,
+                "",
+                flds,
+                "",
+                "",
+                0,
+                "",
+            ]
+            calls = [
+                ("meta", {"v": 11, "cv": "test,1.0,linux"}),
+                ("start", {"minUsn": 0, "lnewer": True, "graves": None}),
+                ("applyGraves", {"chunk": {"cards": [], "notes": [], "decks": []}}),
+                ("applyChanges", {"changes": {"models": [], "decks": [[], []], "tags": []}}),
+                ("chunk", {"_pad": None}),
+                ("applyChunk", {"chunk": {"done": True, "notes": [note]}}),
+            ]
+            codes = [raw_call(target, method, body, key)[0] for method, body in calls]
+            if codes[-1] == 200:
+                # Accepted: the sync is finished, with the counts a client would send.
+                db = a.col.db
+                counts = [
+                    [0, 0, 0],
+                    db.scalar("select count() from cards"),
+                    db.scalar("select count() from notes") + 1,
+                    db.scalar("select count() from revlog"),
+                    0,
+                    len(a.col.models.all_names_and_ids()),
+                    len(a.col.decks.all_names_and_ids()),
+                    len(a.col.decks.all_config()),
+                ]
+                status, check = raw_call(target, "sanityCheck2", {"client": counts}, key)
+                codes += [status, check["status"], raw_call(target, "finish", {}, key)[0]]
+            else:
+                raw_call(target, "abort", {"_pad": None}, key)
+            statuses.append((what, codes))
+        full_sync(b, target, upload=False)
+        return statuses, view(b.col)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_notes_that_do_not_fit_their_note_type_are_refused_as_on_ankis_server(
+    both: Callable[[str], tuple[Target, Target]], tmp_path: Path
+) -> None:
+    ours, theirs = both("rows")
+    base = clock_base()
+    expected, reference_view = bad_rows_script(theirs, tmp_path / "reference", base)
+    statuses, our_view = bad_rows_script(ours, tmp_path / "ours", base)
+    assert statuses == expected
+    assert [codes[5] for _, codes in expected] == [400, 400, 200]
+    assert expected[-1][1][6:] == [200, "ok", 200]
+    assert_same_views(our_view, reference_view, "downloaded")
+    assert our_view["notes"]["raw-2"][1] == ["ab\tc", "de\nf"]
