@@ -10,10 +10,12 @@ stamped with the time given by the caller, never the clock.
 The rules are Anki's (rslib ``sync/collection``): graves delete and are recorded;
 note types, decks and deck options are replaced by a copy whose ``mod`` is not older,
 and a note type whose number of fields or templates would change needs a full sync;
-clashing deck and note type names get a ``+``; tags are registered; config and
-``crt`` come only from the newer side; cards and notes are replaced unless the
-server's own copy is pending (``usn >= client_usn``) and not older; review entries
-are added, one whose id is taken by a different entry moves to a free millisecond.
+clashing deck and note type names get a ``+``; tags are registered (a new one takes
+the case of a registered parent); config and ``crt`` come only from the newer side;
+cards and notes are replaced unless the server's own copy is pending
+(``usn >= client_usn``) and not older, and a note must have as many fields as its
+note type; review entries are added, one whose id is taken by a different entry
+moves to a free millisecond.
 """
 
 from __future__ import annotations
@@ -222,11 +224,12 @@ def apply_changes(conn: sqlite3.Connection, changes: Any, usn: int, *, now: int)
         col.mark_changed("dconf")
 
     if tags:
-        known = {tag.casefold() for tag in col.tags}
+        known = {tag.casefold(): tag for tag in col.tags}
         for tag in tags:
             if tag.casefold() not in known:
+                tag = _adjusted_case_for_parents(tag, known)
                 col.tags[tag] = usn
-                known.add(tag.casefold())
+                known[tag.casefold()] = tag
                 col.mark_changed("tags")
 
     crt = changes.get("crt")
@@ -242,6 +245,17 @@ def apply_changes(conn: sqlite3.Connection, changes: Any, usn: int, *, now: int)
         col.conf.update(new_conf)
         col.mark_changed("conf")
     _save_columns(col)
+
+
+def _adjusted_case_for_parents(tag: str, known: dict[str, str]) -> str:
+    """Anki's ``adjusted_case_for_parents``: a new tag takes the case of its nearest
+    registered parent (``known``: the registered tags by their case-folded name)."""
+    parts = tag.split("::")
+    for count in range(len(parts) - 1, 0, -1):
+        parent = known.get("::".join(parts[:count]).casefold())
+        if parent is not None:
+            return "::".join([parent, *parts[parent.count("::") + 1 :]])
+    return tag
 
 
 def _objects(values: Any, what: str) -> list[dict[str, Any]]:

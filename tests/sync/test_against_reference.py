@@ -262,6 +262,7 @@ def view(col: Collection) -> dict[str, Any]:
         },
         "notetypes": notetypes,
         "deck options": {c["name"]: _plain(c) for c in configs.values()},
+        "tags": {tag: True for tag in col.tags.all()},
     }
 
 
@@ -524,11 +525,18 @@ def clash_script(target: Target, tmp: Path, base_ms: int) -> tuple[list[Any], di
     try:
         make_twins(a, "Shared", None)
         a.deck("Topic")
+        a.add_note("Basic", ["tagged on a", "x"], "Topic", ["Topic", "Lang::FR"])
         time.sleep(0.05)
         make_twins(b, "Shared", "Shared::Child")
         b.deck("topic")
+        b.add_note("Basic", ["tagged on b", "x"], "topic", ["topic::sub", "lang::fr::verbs"])
         outcomes = [sync(dev, target) for dev in (a, b, a, b)]
-        return outcomes, {"a": view(a.col), "b": view(b.col)}
+        # A third device downloads what the server holds.
+        c = Device(tmp / "c", "c", base_ms, 800_000)
+        full_sync(c, target, upload=False)
+        views = {"a": view(a.col), "b": view(b.col), "c": view(c.col)}
+        c.close()
+        return outcomes, views
     finally:
         a.close()
         b.close()
@@ -542,7 +550,7 @@ def test_clashing_names_get_the_same_suffix_as_on_ankis_server(
     expected, reference_run = clash_script(theirs, tmp_path / "reference", base)
     outcomes, our_run = clash_script(ours, tmp_path / "ours", base)
     assert outcomes == expected
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         assert_same_views(our_run[name], reference_run[name], f"device {name}")
         assert {"Shared", "Shared+"} <= set(our_run[name]["decks"]), name
         assert {"Twin", "Twin+"} <= set(our_run[name]["notetypes"]), name
