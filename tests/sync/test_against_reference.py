@@ -287,6 +287,16 @@ def clock_base() -> int:
     return (int(time.time()) - 3600) * 1000
 
 
+def downloaded(target: Target, tmp: Path, base_ms: int) -> dict[str, Any]:
+    """What the server holds, as a third device downloads it."""
+    c = Device(tmp / "c", "c", base_ms, 800_000)
+    try:
+        full_sync(c, target, upload=False)
+        return view(c.col)
+    finally:
+        c.close()
+
+
 def seeded_pair(target: Target, tmp: Path, base_ms: int) -> tuple[Device, Device]:
     """A with a few notes and reviews, uploaded; B downloads it."""
     a = Device(tmp / "a", "a", base_ms, 0)
@@ -414,7 +424,7 @@ def run_script(target: Target, tmp: Path, base_ms: int) -> dict[str, dict[str, A
             synced(a, target)
             synced(b, target)
             synced(a, target)
-        return {"a": view(a.col), "b": view(b.col)}
+        return {"a": view(a.col), "b": view(b.col), "c": downloaded(target, tmp, base_ms)}
     finally:
         a.close()
         b.close()
@@ -428,7 +438,7 @@ def test_one_script_leaves_the_same_collections_as_ankis_server(
     reference_run = run_script(theirs, tmp_path / "reference", base)
     our_run = run_script(ours, tmp_path / "ours", base)
     assert_same_views(reference_run["a"], reference_run["b"], "the reference's devices differ")
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         assert_same_views(our_run[name], reference_run[name], f"device {name}")
     assert len(our_run["a"]["notes"]) > 20 and len(our_run["a"]["revlog"]) > 10
     # The object both changed holds the newer change.
@@ -531,12 +541,7 @@ def clash_script(target: Target, tmp: Path, base_ms: int) -> tuple[list[Any], di
         b.deck("topic")
         b.add_note("Basic", ["tagged on b", "x"], "topic", ["topic::sub", "lang::fr::verbs"])
         outcomes = [sync(dev, target) for dev in (a, b, a, b)]
-        # A third device downloads what the server holds.
-        c = Device(tmp / "c", "c", base_ms, 800_000)
-        full_sync(c, target, upload=False)
-        views = {"a": view(a.col), "b": view(b.col), "c": view(c.col)}
-        c.close()
-        return outcomes, views
+        return outcomes, {"a": view(a.col), "b": view(b.col), "c": downloaded(target, tmp, base_ms)}
     finally:
         a.close()
         b.close()
@@ -603,7 +608,7 @@ def unknown_script(target: Target, tmp: Path, base_ms: int) -> dict[str, Any]:
         add_unknown_keys(a, "After", "After options", "Cloze")  # crosses in a normal sync
         synced(a, target)
         synced(b, target)
-        return {"a": view(a.col), "b": view(b.col)}
+        return {"a": view(a.col), "b": view(b.col), "c": downloaded(target, tmp, base_ms)}
     finally:
         a.close()
         b.close()
@@ -617,7 +622,7 @@ def test_unknown_keys_and_card_data_cross_unchanged_as_on_ankis_server(
     reference_run = unknown_script(theirs, tmp_path / "reference", base)
     our_run = unknown_script(ours, tmp_path / "ours", base)
     assert_same_views(our_run["a"], our_run["b"], "the devices differ")
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         assert_same_views(our_run[name], reference_run[name], f"device {name}")
     b = our_run["b"]
     for when, notetype in (("Before", "Basic"), ("After", "Cloze")):
