@@ -1,7 +1,8 @@
 """Normal sync beside Anki's own server: one deterministic script of two devices, run
 once against the app and once against the official server, must leave the same
-collections on each device; so must a note type's schema change, clashing deck and note
-type names, and objects carrying keys this server does not know.
+collections on each device (and on a third one that downloads the server's copy); so
+must a note type's schema change, clashing deck, note type and tag names, objects
+carrying keys this server does not know, and notes that do not fit their note type.
 
 Ids, review times and learning due times are made by the devices from the clock: the
 script rewrites them to values of its own, so that both runs make the same rows, and
