@@ -299,7 +299,15 @@ class NormalSync:
         try:
             result = self.collection.write(merge)
         except CollectionMoved:
-            raise SyncRefused(409, COLLECTION_MOVED) from None
+            # A write's first try runs on this instance's copy as it last saw it (a
+            # stale copy only loses the race to store the change): a fingerprint that
+            # differs there may be the copy trailing, not the collection moving. Only
+            # a copy brought up to date can tell.
+            self.collection.session.revalidate(self.collection.key)
+            try:
+                result = self.collection.write(merge)
+            except CollectionMoved:
+                raise SyncRefused(409, COLLECTION_MOVED) from None
         self.end(progress)
         return result
 

@@ -1,6 +1,6 @@
 """A proxy in front of one or more app instances for sync tests: it spreads requests
-over the instances (in turn, or at random from a seed) and can run a hook before
-forwarding a given path."""
+over the instances (in turn, at random from a seed, or as a test routes each path) and
+can run a hook before forwarding a given path."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ class AlternatingProxy:
         self._turn = itertools.count()
         self._rng = random.Random(seed) if seed is not None else None
         self.hooks: dict[str, Callable[[], None]] = {}
+        # When set: the upstream for a path (None: the usual choice).
+        self.route: Callable[[str], int | None] | None = None
         self.seen: list[tuple[str, int]] = []  # (path, upstream index)
         proxy = self
 
@@ -49,7 +51,7 @@ class AlternatingProxy:
                 hook = proxy.hooks.pop(self.path, None)
                 if hook is not None:
                     hook()
-                index = proxy._next()
+                index = proxy._next(self.path)
                 proxy.seen.append((self.path, index))
                 target = proxy.upstreams[index]
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
@@ -73,7 +75,9 @@ class AlternatingProxy:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def _next(self) -> int:
+    def _next(self, path: str) -> int:
+        if self.route is not None and (index := self.route(path)) is not None:
+            return index
         if self._rng is not None:
             return self._rng.randrange(len(self.upstreams))
         return next(self._turn) % len(self.upstreams)
