@@ -24,6 +24,7 @@ from tests.support.app_server import PASSWORD, AppServer, signed_up
 from tests.sync.conftest import host_key
 from tests.sync.proxy import AlternatingProxy
 from tests.sync.rounds import (
+    MEDIA_CHANGES,
     Deployment,
     Device,
     assert_same,
@@ -64,7 +65,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 def test_two_devices_and_the_web_app_stay_on_one_collection(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    run_rounds(deployment, deployment.first.url, tmp_path, "rounds", rounds=6)
+    done = run_rounds(deployment, deployment.first.url, tmp_path, "rounds", rounds=6, media=True)
+    assert min(done[kind] for kind in MEDIA_CHANGES) > 0, done
 
 
 def test_calls_of_one_sync_may_land_on_different_instances(
@@ -251,3 +253,34 @@ def test_every_web_answer_moves_the_collections_modification_time(
     assert answer.status_code == 200, answer.text
     after = stored(deployment, user).execute("select mod from col").fetchone()[0]
     assert after != before
+
+
+def test_finish_on_an_instance_whose_copy_trails_the_collection_succeeds(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """An instance trusts its cached copy for a write's first try (a stale copy only
+    makes the write lose its race and try again): finish must not take that copy's
+    fingerprint for a collection that moved."""
+    user = "stalecopy"
+    signed_up(deployment.first, user)
+    proxy = deployment.proxy
+    a, b = device(tmp_path, "a"), device(tmp_path, "b")
+    fill(a.col)
+    try:
+        proxy.route = lambda path: 0
+        full_sync(a, proxy.url, user, upload=True)
+        proxy.route = lambda path: 1  # the second instance caches the collection
+        full_sync(b, proxy.url, user, upload=False)
+        for finish_on in (0, 1):
+            note = a.col.new_note(a.col.models.by_name("Basic"))
+            note["Front"] = f"finished on {finish_on}"
+            a.col.add_note(note, 1)
+            # Everything on the first instance, but the second time finish goes to
+            # the second, whose copy is as it was before the first time.
+            proxy.route = lambda path, i=finish_on: i if path == "/sync/finish" else 0
+            sync(a, proxy.url, user)
+            assert_same(deployment, user, a)
+    finally:
+        proxy.route = None
+    sync(b, proxy.url, user)
+    assert_same(deployment, user, a, b)
