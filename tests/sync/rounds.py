@@ -10,6 +10,7 @@ import json
 import random
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from tests.sync.proxy import AlternatingProxy
 
 Required = SyncCollectionResponse.ChangesRequired
 PNG = b"\x89PNG\r\n\x1a\n"
+# The kinds of media change the rounds make (``run_rounds`` counts them).
+MEDIA_CHANGES = ("device add", "device trash", "web add", "web delete")
 
 
 @dataclass
@@ -87,11 +90,15 @@ def answer_some(col: Collection, count: int, rng: random.Random, parity: int | N
         col.sched.answerCard(card, rng.choice([1, 2, 3, 4]))
 
 
-def sync(dev: Device, url: str, user: str, *, media: bool = False) -> None:
-    """A normal sync; with ``media``, the media sync the client runs after it, waited for."""
+def sync(dev: Device, url: str, user: str, *, media: bool = False, begin: bool = False) -> None:
+    """A normal sync; with ``media``, the media sync that follows, waited for: the one
+    ``sync_collection`` starts from meta's media usn, or with ``begin`` one started on
+    its own (which asks ``msync/begin`` for the usn)."""
     auth = dev.col.sync_login(user, PASSWORD, url + "/")
-    out = dev.col.sync_collection(auth, sync_media=media)
+    out = dev.col.sync_collection(auth, sync_media=media and not begin)
     assert out.required in (Required.NO_CHANGES, Required.NORMAL_SYNC), out
+    if media and begin:
+        dev.col.sync_media(auth)
     if media:
         wait_for_media(dev.col)
 
@@ -234,7 +241,7 @@ def device_changes(dev: Device, rng: random.Random, parity: int) -> None:
                 col.sched.suspend_cards([rng.choice(cards)])
 
 
-def device_media_changes(dev: Device, rng: random.Random) -> None:
+def device_media_changes(dev: Device, rng: random.Random, done: Counter[str]) -> None:
     """Files a device adds (under names only it uses, with a note showing each) and
     trashes (any file it holds: every side has synced since the last change)."""
     col = dev.col
@@ -242,12 +249,14 @@ def device_media_changes(dev: Device, rng: random.Random) -> None:
         held = sorted(folder_files(col))
         if held and rng.random() < 0.35:
             col.media.trash_files([rng.choice(held)])
+            done["device trash"] += 1
             continue
         wanted = f"{dev.name}-{rng.randint(0, 10**9)}.png"
         name = col.media.write_data(wanted, picture(wanted, rng.randint(200, 4000)))
         note = col.new_note(col.models.by_name("Basic"))
         note["Front"], note["Back"] = f'{dev.name} media <img src="{name}">', "back"
         col.add_note(note, 1)
+        done["device add"] += 1
 
 
 def web_changes(base: str, headers: dict[str, str], col: Collection, rng: random.Random) -> None:
@@ -290,7 +299,9 @@ def web_changes(base: str, headers: dict[str, str], col: Collection, rng: random
         assert answer.status_code == 201, answer.text
 
 
-def web_media_changes(base: str, headers: dict[str, str], rng: random.Random) -> None:
+def web_media_changes(
+    base: str, headers: dict[str, str], rng: random.Random, done: Counter[str]
+) -> None:
     """Files the web app uploads and deletes (any file: every side has synced)."""
     with httpx.Client(base_url=base, headers=headers, timeout=30) as web:
         for _ in range(rng.randint(1, 3)):
@@ -298,12 +309,14 @@ def web_media_changes(base: str, headers: dict[str, str], rng: random.Random) ->
             if held and rng.random() < 0.4:
                 answer = web.delete(f"/api/media/{rng.choice(held)}")
                 assert answer.status_code == 204, answer.text
+                done["web delete"] += 1
                 continue
             name = f"web-{rng.randint(0, 10**9)}.png"
             body = picture(name, rng.randint(200, 4000))
             answer = web.post("/api/media", files={"file": (name, body, "image/png")})
             assert answer.status_code == 201, answer.text
             assert answer.json()["name"] == name
+            done["web add"] += 1
 
 
 def run_rounds(
@@ -314,16 +327,18 @@ def run_rounds(
     rounds: int,
     *,
     media: bool = False,
-) -> None:
+) -> Counter[str]:
     """Device A full-uploads and B full-downloads; then, each round, both devices
     change things and sync (A, B, A), and the web app changes things and both sync
     again; A, B and the stored collection (and, with ``media``, the media files on
-    A, B and the server) are compared after each half of a round."""
+    A, B and the server) are compared after each half of a round. Returns how many
+    media changes of each kind were made."""
+    done: Counter[str] = Counter()
     headers = signed_up(deployment.first, user)
     a, b = device(tmp_path, "a"), device(tmp_path, "b")
     fill(a.col)
     if media:
-        device_media_changes(a, random.Random(f"{user} media"))
+        device_media_changes(a, random.Random(f"{user} media"), done)
     full_sync(a, url, user, upload=True, media=media)
     full_sync(b, url, user, upload=False, media=media)
     assert_same(deployment, user, a, b)
@@ -333,25 +348,26 @@ def run_rounds(
     for _ in range(rounds):
         device_changes(a, rng, 0)
         if media:
-            device_media_changes(a, rng)
+            device_media_changes(a, rng, done)
         # Ids are milliseconds (at least the largest + 1): two devices adding in the
         # same millisecond would pick the same id, in Anki as here.
         time.sleep(0.05)
         device_changes(b, rng, 1)
         if media:
-            device_media_changes(b, rng)
+            device_media_changes(b, rng, done)
         sync(a, url, user, media=media)
         sync(b, url, user, media=media)
         sync(a, url, user, media=media)
         assert_same(deployment, user, a, b)
         if media:
             assert_same_media(deployment.first, headers, a, b)
-            web_media_changes(deployment.first.url, headers, rng)
+            web_media_changes(deployment.first.url, headers, rng, done)
         web_changes(deployment.first.url, headers, a.col, rng)
         sync(a, url, user, media=media)
-        sync(b, url, user, media=media)
+        sync(b, url, user, media=media, begin=True)
         assert_same(deployment, user, a, b)
         if media:
             assert_same_media(deployment.first, headers, a, b)
     a.col.close()
     b.col.close()
+    return done
