@@ -263,11 +263,13 @@ def web_changes(base: str, headers: dict[str, str], col: Collection, rng: random
     """Changes made in the web app, to objects with id % 3 == 2 (ids as a synced
     device sees them)."""
     notetypes = {m.name: m.id for m in col.models.all_names_and_ids()}
+    deleted: set[int] = set()  # here, not yet on the device
     with httpx.Client(base_url=base, headers=headers, timeout=30) as web:
         for _ in range(rng.randint(1, 3)):
             op = rng.choice(["note", "card", "delete", "answer", "deck"])
-            notes = [nid for nid in col.find_notes("") if nid % 3 == 2]
-            cards = [cid for cid in col.find_cards("-is:suspended") if cid % 3 == 2]
+            notes = [n for n in col.find_notes("") if n % 3 == 2 and n not in deleted]
+            unsuspended = col.db.all("select id, nid from cards where queue != -1 order by id")
+            cards = [cid for cid, nid in unsuspended if cid % 3 == 2 and nid not in deleted]
             if op == "note" or (op == "delete" and not notes):
                 answer = web.post(
                     "/api/notes",
@@ -279,8 +281,10 @@ def web_changes(base: str, headers: dict[str, str], col: Collection, rng: random
                 )
                 assert answer.status_code == 201, answer.text
             elif op == "delete":
-                answer = web.delete(f"/api/notes/{rng.choice(notes)}")
+                nid = rng.choice(notes)
+                answer = web.delete(f"/api/notes/{nid}")
                 assert answer.status_code == 204, answer.text
+                deleted.add(nid)
             elif op == "card" and cards:
                 cid = rng.choice(cards)
                 answer = web.put(f"/api/cards/{cid}", json={"front": f"web edit {cid}"})
