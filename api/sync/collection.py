@@ -20,9 +20,10 @@ META_VERSION_MAX: Final = 11
 # Said when a collection is too large to cross the platform's payload limit.
 MOVE_WITH_COLPKG: Final = (
     "Your collection is {size:.2f} MB compressed, more than the {limit:.2f} MB a sync "
-    "can carry here. Move it with the web app instead: in Anki choose File > Export, "
-    "'Anki Collection Package (.colpkg)' with scheduling information, import that file "
-    "in the Javumbo web app, and then sync again and choose 'download' on this device."
+    "with this server can carry. To bring it to Javumbo, export it in Anki (File > "
+    "Export, 'Anki Collection Package (.colpkg)' with scheduling information) and import "
+    "that file in the Javumbo web app. A device can then choose 'download' only while "
+    "the collection fits the server's sync limit."
 )
 
 
