@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Protocol
 
 from collection.fields import FIELD_SEPARATOR
-from collection.text import _ci, _media_matches, decode_entities, strip_html
+from collection.text import _ci, _media_matches, decode_entities, encode_minimal, strip_html
 
 MAX_NAME_BYTES: Final = 120  # Anki's MAX_MEDIA_FILENAME_LENGTH
 
@@ -118,17 +118,6 @@ def media_references(field_html: str) -> list[str]:
     return [name for name in decoded if not _is_remote(name)]
 
 
-def _encode_minimal(text: str) -> str:
-    """htmlescape's `encode_minimal`."""
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#x27;")
-    )
-
-
 def replace_media_references(field_html: str, rename: Callable[[str], str | None]) -> str:
     """Anki's `replace_media_refs`: `rename` gets each referenced name (decoded) and
     returns its new name, or None to keep it. A name that was written with entities
@@ -145,7 +134,7 @@ def replace_media_references(field_html: str, rename: Callable[[str], str | None
             if new is None:
                 continue
             if decoded != raw:
-                new = _encode_minimal(new)
+                new = encode_minimal(new)
             pieces += [text[pos:start], text[start:end].replace(raw, new)]
             pos = end
         return "".join([*pieces, text[pos:]]) if pieces else text

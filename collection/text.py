@@ -166,6 +166,17 @@ def _decode_html_strict(html: str) -> str | None:
     return "".join(out)
 
 
+def encode_minimal(text: str) -> str:
+    """htmlescape's `encode_minimal`: the five HTML-special characters."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#x27;")
+    )
+
+
 def strip_html(html: str) -> str:
     """Anki's `strip_html`: tags, comments, style and script blocks removed, entities decoded."""
     return decode_entities(strip_html_preserving_entities(html))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from collection.text import encode_minimal
+
 _FSI: Final = "\u2068"
 _PDI: Final = "\u2069"
 ERROR_LINK: Final = "https://docs.ankiweb.net/templates/errors.html#template-syntax-error"
@@ -22,17 +24,6 @@ MORE_INFO: Final = "More information"
 def isolate(value: str) -> str:
     """A Fluent placeable as Anki inserts it."""
     return f"{_FSI}{value}{_PDI}"
-
-
-def encode_minimal(text: str) -> str:
-    """htmlescape's `encode_minimal`: the five HTML-special characters."""
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#x27;")
-    )
 
 
 class TemplateError(Exception):
