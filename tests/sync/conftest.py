@@ -38,19 +38,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
 
 
 class OfficialServer:
-    """Anki's own sync server (from the anki package), with one user alice:secret."""
+    """Anki's own sync server (from the anki package), with the given `user:password`
+    accounts (default: one, alice:secret)."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, accounts: tuple[str, ...] = ("alice:secret",)) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base = base
+        self.accounts = accounts
         self.log_path = base / "official.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OfficialServer:
         env = {
             **os.environ,
-            "SYNC_USER1": "alice:secret",
+            **{f"SYNC_USER{n}": account for n, account in enumerate(self.accounts, 1)},
             "SYNC_BASE": str(self.base / "data"),
             "SYNC_HOST": "127.0.0.1",
             "SYNC_PORT": str(self.port),

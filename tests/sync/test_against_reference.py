@@ -12,10 +12,7 @@ decks, note types and deck options by name)."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +28,8 @@ from anki.errors import SyncError
 from anki.scheduler.v3 import CardAnswer
 from anki.sync_pb2 import SyncCollectionResponse
 
-from tests.support.app_server import PASSWORD, AppServer, free_port, signed_up, stop_process
-from tests.sync.conftest import host_key, wait_until_official
+from tests.support.app_server import PASSWORD, AppServer, signed_up
+from tests.sync.conftest import OfficialServer, host_key
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
 
@@ -50,49 +47,16 @@ class Target:
     user: str
 
 
-class Reference:
-    """Anki's own sync server with this module's learners."""
-
-    def __init__(self, base: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.base = base
-        self.log_path = base / "reference.log"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Reference:
-        users = {f"SYNC_USER{n}": f"{user}:{PASSWORD}" for n, user in enumerate(REFERENCE_USERS, 1)}
-        env = {
-            **os.environ,
-            **users,
-            "SYNC_BASE": str(self.base / "data"),
-            "SYNC_HOST": "127.0.0.1",
-            "SYNC_PORT": str(self.port),
-        }
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "anki.syncserver"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until_official(self._process, self.url, self.log_path)
-        return self
-
-    def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process)
-
-
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
-    server = Reference(tmp_path_factory.mktemp("reference")).start()
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficialServer]:
+    accounts = tuple(f"{user}:{PASSWORD}" for user in REFERENCE_USERS)
+    server = OfficialServer(tmp_path_factory.mktemp("reference"), accounts).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def both(server: AppServer, reference: Reference) -> Callable[[str], tuple[Target, Target]]:
+def both(server: AppServer, reference: OfficialServer) -> Callable[[str], tuple[Target, Target]]:
     """A fresh learner of the given name on the app and on the official server."""
 
     def make(user: str) -> tuple[Target, Target]:
