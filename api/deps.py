@@ -8,8 +8,9 @@ thread pool, a hop per dependency on every request. Those that wait on a store
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -97,6 +98,7 @@ async def get_new_collection(request: Request) -> Callable[[], bytes]:
 
 
 NewCollectionDep = Annotated[Callable[[], bytes], Depends(get_new_collection)]
+StarterMedia = Callable[[], Iterator[tuple[str, bytes]]]
 
 
 async def get_arrived_at() -> float:
@@ -124,16 +126,64 @@ PrefetchDep = Annotated[Future[float] | None, Depends(get_prefetch)]
 # FastAPI resolves these in order: the arrival time, then the revalidation (after the
 # signature), then the token's checks while it runs. The routes get the collection
 # only once the checks have passed.
+async def get_starter_media(request: Request) -> StarterMedia | None:
+    """The starter deck's media files, when a starter deck is set (api/starter.py)."""
+    starter_media: StarterMedia | None = request.app.state.starter_media
+    return starter_media
+
+
+StarterMediaDep = Annotated[StarterMedia | None, Depends(get_starter_media)]
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerCollections:
+    """Makes a learner's ``UserCollection``, knowing what a new one starts with: an
+    empty collection or the starter deck's, whose media files are stored first."""
+
+    services: Services
+    new_collection: Callable[[], bytes]
+    starter_media: StarterMedia | None
+
+    def of(
+        self,
+        username: str,
+        *,
+        current_since: float | None = None,
+        prefetch: Future[float] | None = None,
+    ) -> UserCollection:
+        before_create = None
+        if self.starter_media is not None:
+            media, files = LearnerMedia(self.services.media, username), self.starter_media
+
+            def before_create() -> None:
+                media.add_many(files())
+
+        return UserCollection(
+            self.services.session,
+            username,
+            self.new_collection,
+            current_since=current_since,
+            prefetch=prefetch,
+            before_create=before_create,
+        )
+
+
+async def get_learner_collections(
+    services: ServicesDep, new_collection: NewCollectionDep, starter_media: StarterMediaDep
+) -> LearnerCollections:
+    return LearnerCollections(services, new_collection, starter_media)
+
+
+LearnerCollectionsDep = Annotated[LearnerCollections, Depends(get_learner_collections)]
+
+
 async def get_user_collection(
-    session: SessionDep,
+    collections: LearnerCollectionsDep,
     arrived_at: ArrivedAt,
     prefetch: PrefetchDep,
     user: CurrentUser,
-    new_collection: NewCollectionDep,
 ) -> UserCollection:
-    return UserCollection(
-        session, user.username, new_collection, current_since=arrived_at, prefetch=prefetch
-    )
+    return collections.of(user.username, current_since=arrived_at, prefetch=prefetch)
 
 
 CollectionDep = Annotated[UserCollection, Depends(get_user_collection)]

@@ -177,11 +177,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.settings = settings
     # Checked now, so that a bad file stops start-up instead of failing registrations.
-    app.state.new_collection = (
-        StarterDeck.checked(settings.starter_deck).collection_bytes
-        if settings.starter_deck is not None
-        else new_collection_bytes
-    )
+    starter = StarterDeck.checked(settings.starter_deck) if settings.starter_deck else None
+    app.state.new_collection = starter.collection_bytes if starter else new_collection_bytes
+    app.state.starter_media = starter.media_files if starter else None
     app.state.services = LazyServices(
         (lambda: services) if services is not None else (lambda: build_services(settings))
     )

@@ -105,6 +105,7 @@ class UserCollection:
         *,
         current_since: float | None = None,
         prefetch: Future[float] | None = None,
+        before_create: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
         self.username = username
@@ -113,6 +114,8 @@ class UserCollection:
         self.new_collection = new_collection
         self.current_since = current_since
         self._prefetch = prefetch
+        # Run before a first collection is created (the starter deck's media files).
+        self.before_create = before_create
 
     def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         self._settle_prefetch()
@@ -132,6 +135,8 @@ class UserCollection:
 
     def ensure_exists(self) -> None:
         """Create the learner's first collection unless one exists; never overwrite."""
+        if self.before_create is not None:
+            self.before_create()  # idempotent: a lost race to create stores nothing new
         try:
             self.session.create(self.key, self.new_collection())
         except ObjectExists:

@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import AccountsDep, CurrentClaims, NewCollectionDep, SessionDep
+from api.deps import AccountsDep, CurrentClaims, LearnerCollectionsDep
 from api.routes._responses import SIGNED_IN, errors
 from api.schemas.accounts import LoginRequest, RegisterRequest, TokenOut, UserOut
-from api.user_collection import UserCollection
 from auth.accounts import Session
 from storage.objects import StorageError
 
@@ -38,13 +37,12 @@ def _token(session: Session) -> TokenOut:
 def register(
     body: RegisterRequest,
     accounts: AccountsDep,
-    session: SessionDep,
-    new_collection: NewCollectionDep,
+    collections: LearnerCollectionsDep,
 ) -> UserOut:
     """Create an account and its Anki collection (empty, or with the starter deck)."""
     user = accounts.register(body.username, body.name, body.password)
     try:
-        UserCollection(session, user.username, new_collection).ensure_exists()
+        collections.of(user.username).ensure_exists()
     except StorageError:
         # The account stands; the collection is created on first use instead.
         log.warning("collection of new user %s not created yet", user.username, exc_info=True)

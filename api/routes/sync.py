@@ -15,7 +15,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AccountsDep, NewCollectionDep, ServicesDep, SettingsDep
+from api.deps import AccountsDep, LearnerCollectionsDep, ServicesDep, SettingsDep
 from api.errors import SyncRefused
 from api.sync import collection as full
 from api.sync import normal
@@ -60,7 +60,7 @@ async def sync_call(
     settings: SettingsDep,
     services: ServicesDep,
     accounts: AccountsDep,
-    new_collection: NewCollectionDep,
+    collections: LearnerCollectionsDep,
 ) -> Response:
     header = parse_header(request.headers.get("anki-sync"))
     if method == "upload":
@@ -85,7 +85,7 @@ async def sync_call(
 
     user = await run_in_threadpool(accounts.sync_user, header.key)
     request.state.username = user.username
-    collection = UserCollection(services.session, user.username, new_collection)
+    collection = collections.of(user.username)
 
     if method in _NORMAL:
         sync = NormalSync(

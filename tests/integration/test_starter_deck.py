@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,37 @@ def course_deck(tmp_path_factory: pytest.TempPathFactory) -> Path:
         out_path=str(package),
         options=ExportAnkiPackageOptions(
             with_scheduling=False, with_deck_configs=True, with_media=False, legacy=False
+        ),
+        limit=None,
+    )
+    col.close()
+    return package
+
+
+PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+SOUND = b"ID3\x03\x00" + bytes(range(64, 128))
+
+
+@pytest.fixture(scope="module")
+def course_deck_with_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A course deck whose note shows a picture and plays a sound."""
+    from anki.collection import Collection, ExportAnkiPackageOptions
+    from anki.decks import DeckId
+
+    root = tmp_path_factory.mktemp("course-media")
+    col = Collection(str(root / "instructor.anki2"))
+    deck = DeckId(col.decks.id(COURSE))
+    col.media.write_data("cell diagram.png", PICTURE)
+    col.media.write_data("cell.mp3", SOUND)
+    note = col.new_note(col.models.by_name("Basic"))
+    note["Front"] = 'What is this? <img src="cell diagram.png">'
+    note["Back"] = "a cell [sound:cell.mp3]"
+    col.add_note(note, deck)
+    package = root / "course.apkg"
+    col.export_anki_package(
+        out_path=str(package),
+        options=ExportAnkiPackageOptions(
+            with_scheduling=False, with_deck_configs=True, with_media=True, legacy=False
         ),
         limit=None,
     )
@@ -82,6 +114,27 @@ def test_new_learners_start_with_the_course_deck(app_with_course: AppServer) -> 
     third = signed_up(app_with_course, "student3")
     decks = httpx.get(f"{app_with_course.url}/api/decks", headers=third).json()["decks"]
     assert {d["name"]: d["cardCount"] for d in decks}[COURSE] == len(NOTES)
+
+
+def test_new_learners_get_the_course_decks_media(
+    tmp_path: Path, course_deck_with_media: Path
+) -> None:
+    server = AppServer(local_env(tmp_path, course_deck_with_media), cwd=tmp_path).start()
+    try:
+        for learner in ("student1", "student2"):
+            headers = signed_up(server, learner)
+            decks = httpx.get(f"{server.url}/api/decks", headers=headers).json()["decks"]
+            (course,) = (d["id"] for d in decks if d["name"] == COURSE)
+            shown = httpx.get(f"{server.url}/api/review?deckId={course}", headers=headers).json()
+            assert shown["question"] is not None and "<img" in shown["question"], shown
+            links = re.findall(r'(?:<img|<audio)[^>]* src="([^"]+)"', shown["answer"])
+            assert len(links) == 2
+            fetched = {httpx.get(server.url + link.replace("&amp;", "&")).content for link in links}
+            assert fetched == {PICTURE, SOUND}  # with only the link's token, no header
+            files = httpx.get(f"{server.url}/api/media", headers=headers).json()
+            assert sorted(f["name"] for f in files) == ["cell diagram.png", "cell.mp3"]
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("problem", ["missing", "not a package"])
