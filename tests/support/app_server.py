@@ -7,11 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -76,17 +77,17 @@ def wait_until_healthy(
     process: subprocess.Popen[bytes], url: str, log_path: Path, name: str, timeout: float
 ) -> None:
     """Wait for `GET /health` to answer 200; fail early if the process exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if process.poll() is not None:
             output = log_path.read_text(errors="replace")
             raise RuntimeError(f"{name} exited at start-up:\n{output}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{url}/health", timeout=1).status_code == 200
         except httpx.TransportError:
-            time.sleep(0.05)  # polling for the port to open, bounded by the deadline
-    raise TimeoutError(f"{name} did not answer on {url} within {timeout}s")
+            return False  # the port is not open yet
+
+    wait_until(healthy, timeout=timeout, what=f"{name} answering on {url}")
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 import zstandard
 
 from tests.support.app_server import AppServer, free_port, stop_process
+from tests.support.waiting import wait_until
 
 # Small limits, so that "too large" is reachable in a test.
 UPLOAD_LIMIT = 1_500_000
@@ -74,16 +74,17 @@ class OfficialServer:
 
 def wait_until_official(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
     """Wait for the official server to answer anything (it has no /health)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answering() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"the official server exited:\n{log_path.read_text()}")
         try:
             httpx.get(f"{url}/", timeout=1)
-            return
         except httpx.TransportError:
-            time.sleep(0.05)
-    raise TimeoutError(f"the official server did not answer on {url}")
+            return False  # the port is not open yet
+        return True
+
+    wait_until(answering, timeout=30, what=f"the official server answering on {url}")
 
 
 @pytest.fixture(scope="module")

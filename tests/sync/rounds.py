@@ -9,7 +9,6 @@ import hashlib
 import json
 import random
 import sqlite3
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from api.user_collection import collection_key
 from storage.objects import ObjectStore
 from tests.support.app_server import PASSWORD, AppServer, signed_up
 from tests.support.stored import open_bytes, stored_collection
+from tests.support.waiting import wait_for_clock_past, wait_until
 from tests.sync.proxy import AlternatingProxy
 
 Required = SyncCollectionResponse.ChangesRequired
@@ -175,13 +175,19 @@ def picture(seed: object, size: int = 3000) -> bytes:
     return PNG + body[: size - len(PNG)]
 
 
+def newest_id(col: Collection) -> int:
+    """The largest id the device has taken from the clock (notes, cards, reviews, decks,
+    note types)."""
+    tables = ("notes", "cards", "revlog", "decks", "notetypes")
+    return max(int(col.db.scalar(f"select coalesce(max(id), 0) from {t}")) for t in tables)
+
+
 def wait_for_media(col: Collection, timeout: float = 30) -> None:
     """Until the media sync running in the background ends; its error, if any, is
     raised here (the client reports it once)."""
-    deadline = time.monotonic() + timeout
-    while col.media_sync_status().active:
-        assert time.monotonic() < deadline, "media sync did not finish"
-        time.sleep(0.02)
+    wait_until(
+        lambda: not col.media_sync_status().active, timeout=timeout, what="the media sync ending"
+    )
     col.media_sync_status()
 
 
@@ -355,7 +361,7 @@ def run_rounds(
             device_media_changes(a, rng, done)
         # Ids are milliseconds (at least the largest + 1): two devices adding in the
         # same millisecond would pick the same id, in Anki as here.
-        time.sleep(0.05)
+        wait_for_clock_past(newest_id(a.col))
         device_changes(b, rng, 1)
         if media:
             device_media_changes(b, rng, done)

@@ -29,7 +29,9 @@ from anki.scheduler.v3 import CardAnswer
 from anki.sync_pb2 import SyncCollectionResponse
 
 from tests.support.app_server import PASSWORD, AppServer, signed_up
+from tests.support.waiting import wait_for_clock_past, wait_until
 from tests.sync.conftest import OfficialServer, host_key
+from tests.sync.rounds import newest_id
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
 
@@ -363,6 +365,24 @@ def device_round(dev: Device, rng: random.Random, round_no: int) -> None:
         dev.add_note("Vocab", ["word", "meaning"], deck)
 
 
+# The three objects round 2 changes on both devices, as (table, time column, row).
+_BOTH_CHANGED = (
+    ("notes", "mod", "guid = 'a-1'"),
+    ("decks", "mtime_secs", "name = 'Lang'"),
+    ("deck_config", "mtime_secs", "id = 1"),
+)
+
+
+def wait_for_next_second(older: Device) -> None:
+    """Until the clock's second is past `older`'s changes (modification times are in
+    seconds), so that the other device's changes are the newer ones."""
+    stamps = [
+        int(older.col.db.scalar(f"select {column} from {table} where {where}"))
+        for table, column, where in _BOTH_CHANGED
+    ]
+    wait_until(lambda: int(time.time()) > max(stamps), timeout=5, what="the next second")
+
+
 def run_script(target: Target, tmp: Path, base_ms: int) -> dict[str, dict[str, Any]]:
     a, b = seeded_pair(target, tmp, base_ms)
     rng = {"a": random.Random(1), "b": random.Random(2)}
@@ -385,7 +405,7 @@ def run_script(target: Target, tmp: Path, base_ms: int) -> dict[str, dict[str, A
                     conf["new"]["perDay"] = 90 + len(text)
                     dev.col.decks.update_config(conf)
                     if dev is a:
-                        time.sleep(1.05)
+                        wait_for_next_second(a)
             synced(a, target)
             synced(b, target)
             synced(a, target)
@@ -501,7 +521,7 @@ def clash_script(target: Target, tmp: Path, base_ms: int) -> tuple[list[Any], di
         make_twins(a, "Shared", None)
         a.deck("Topic")
         a.add_note("Basic", ["tagged on a", "x"], "Topic", ["Topic", "Lang::FR"])
-        time.sleep(0.05)
+        wait_for_clock_past(newest_id(a.col))
         make_twins(b, "Shared", "Shared::Child")
         b.deck("topic")
         b.add_note("Basic", ["tagged on b", "x"], "topic", ["topic::sub", "lang::fr::verbs"])
