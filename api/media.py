@@ -104,11 +104,8 @@ class LearnerMedia:
     def get(self, name: str) -> tuple[MediaFile, bytes]:
         return self.store.get(self.prefix, name)
 
-    def find(self, name: str) -> MediaFile | None:
-        return self.store.find(self.prefix, name)
-
-    def download_url(self, name: str) -> str | None:
-        return self.store.download_url(self.prefix, name)
+    def fetch(self, name: str, *, url_above: int) -> tuple[MediaFile, bytes | None, str | None]:
+        return self.store.fetch(self.prefix, name, url_above=url_above)
 
     def add(self, name: str, data: bytes) -> MediaFile:
         return self.store.add(self.prefix, name, data)

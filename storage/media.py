@@ -414,9 +414,24 @@ class MediaStore:
 
     def get(self, prefix: str, name: str) -> tuple[MediaFile, bytes]:
         """The current file of that name and its bytes; ``MediaNotFound`` if none."""
+        stored, body, _ = self.fetch(prefix, name)
+        assert body is not None
+        return stored, body
+
+    def fetch(
+        self, prefix: str, name: str, *, url_above: int | None = None
+    ) -> tuple[MediaFile, bytes | None, str | None]:
+        """The current file of that name with either its bytes or, when it is larger
+        than ``url_above`` bytes and there is a presigner, a download URL instead
+        (``download_url``): one index read either way. ``MediaNotFound`` if none."""
         name = normalize_media_name(name)
-        for _ in range(3):
-            entry = self._current(prefix, name)
+        entry = self._current(prefix, name)
+        if url_above is not None and entry.size > url_above and self.presigner is not None:
+            key = self.content_key(prefix, entry.sha1 or "", entry.nonce or "")
+            return _file(name, entry), None, self.presigner(key, name)
+        for attempt in range(3):
+            if attempt:  # the bytes were replaced and swept since: read the index again
+                entry = self._current(prefix, name)
             key = self.content_key(prefix, entry.sha1 or "", entry.nonce or "")
             try:
                 stored = self.objects.get(key)
@@ -425,7 +440,7 @@ class MediaStore:
             assert isinstance(stored, StoredObject)
             if hashlib.sha1(stored.body, usedforsecurity=False).hexdigest() != entry.sha1:
                 raise CorruptMediaIndex(f"{key}: the bytes do not match their SHA-1")
-            return _file(name, entry), stored.body
+            return _file(name, entry), stored.body, None
         raise CorruptMediaIndex(f"{prefix}: the bytes of {name!r} are missing")
 
     def get_many(

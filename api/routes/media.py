@@ -65,12 +65,10 @@ def list_media(media: MediaDep) -> list[MediaFileOut]:
 def get_media(name: str, media: MediaReaderDep, settings: SettingsDep) -> Response:
     """One of your files. Authorised by the bearer token, or by the media token (`t`)
     in the links of rendered cards, which a browser follows without the header."""
-    found = media.find(name)
-    if found is not None and found.size > settings.media_redirect_bytes:
-        url = media.download_url(found.name)
-        if url is not None:
-            return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
-    stored, body = media.get(name)
+    stored, body, url = media.fetch(name, url_above=settings.media_redirect_bytes)
+    if url is not None:
+        return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+    assert body is not None
     disposition = f"inline; filename*=UTF-8''{quote(stored.name)}"
     return Response(
         body,
