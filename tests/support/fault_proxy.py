@@ -13,9 +13,11 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Literal
 from urllib.parse import urlsplit
+
+from tests.support.local_server import LocalServer
 
 Action = Literal["status", "reset", "forward_then_reset", "slow"]
 
@@ -32,7 +34,7 @@ class Fault:
 
 
 @dataclass
-class FaultProxy:
+class FaultProxy(LocalServer):
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -94,9 +96,7 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle  # noqa: N815
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
         self._lock = threading.Lock()
 
     def _take(self, method: str, amz_target: str) -> Fault | None:
@@ -116,17 +116,3 @@ class FaultProxy:
     def inject(self, fault: Fault) -> None:
         with self._lock:
             self.faults.append(fault)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()

@@ -7,13 +7,14 @@ from __future__ import annotations
 import http.client
 import itertools
 import random
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from tests.support.local_server import LocalServer
 
-class AlternatingProxy:
+
+class AlternatingProxy(LocalServer):
     """Forwards each request to the next upstream in turn (chunked bodies included)."""
 
     def __init__(self, upstreams: list[str], *, seed: int | None = None) -> None:
@@ -71,9 +72,7 @@ class AlternatingProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = _handle  # noqa: N815
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     def _next(self, path: str) -> int:
         if self.route is not None and (index := self.route(path)) is not None:
@@ -81,17 +80,3 @@ class AlternatingProxy:
         if self._rng is not None:
             return self._rng.randrange(len(self.upstreams))
         return next(self._turn) % len(self.upstreams)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> AlternatingProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
