@@ -54,7 +54,7 @@ from storage.media import MediaLimits, MediaStore
 from storage.objects import ObjectStore
 from storage.s3 import S3ObjectStore
 from storage.session import LogPolicy, S3SQLiteSession
-from storage.transfers import PackageTransfers
+from storage.transfers import PackageTransfers, SyncDownloads
 
 
 def build_object_store(settings: Settings) -> ObjectStore:
@@ -127,9 +127,12 @@ def build_services(settings: Settings) -> Services:
     cache = DiskCache(settings.cache_dir, settings.cache_max_bytes)
     transfers = None
     presigner = None
+    sync_downloads = None
     if isinstance(store, S3ObjectStore):
         transfers = PackageTransfers(store.client, store.bucket)
         presigner = s3_presigner(store.client, store.bucket)
+        if settings.sync_download_url is not None:
+            sync_downloads = build_sync_downloads(settings, store)
     media_limits = MediaLimits(
         max_file_bytes=settings.media_max_file_bytes, max_files=settings.media_max_files
     )
@@ -140,6 +143,20 @@ def build_services(settings: Settings) -> Services:
         accounts=build_accounts(settings),
         media=MediaStore(store, limits=media_limits, presigner=presigner),
         transfers=transfers,
+        sync_downloads=sync_downloads,
+    )
+
+
+def build_sync_downloads(settings: Settings, store: S3ObjectStore) -> SyncDownloads:
+    import boto3
+
+    from storage.s3 import make_presign_client
+
+    assert settings.sync_download_url is not None
+    region = boto3.session.Session().region_name or "us-east-1"
+    signer = make_presign_client(region=region, endpoint_url=settings.aws_endpoint_url)
+    return SyncDownloads(
+        store.client, store.bucket, signer=signer, public_url=settings.sync_download_url
     )
 
 

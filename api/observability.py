@@ -105,11 +105,14 @@ def _sync_figures(
     state = scope.get("state", {})
     direction = state.get("full_sync")
     media_files = state.get("media_files")
-    ok = status == 200
+    # A download too large for one answer is a 303; its bytes go out through the CDN.
+    redirected = state.get("redirected_bytes")
+    redirected = redirected if status == 303 and type(redirected) is int else 0
+    ok = status == 200 or redirected > 0
     return {
         "syncMethod": name if name in SYNC_METHODS else "unknown",
         "syncBytesIn": bytes_in,
-        "syncBytesOut": bytes_out,
+        "syncBytesOut": bytes_out + redirected,
         "fullSync": direction if ok and direction in _FULL_SYNC_DIRECTIONS else None,
         "mediaFiles": media_files if ok and type(media_files) is int else 0,
     }

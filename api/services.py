@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from auth.accounts import Accounts
 from storage.media import MediaStore
 from storage.session import S3SQLiteSession
-from storage.transfers import PackageTransfers
+from storage.transfers import PackageTransfers, SyncDownloads
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,3 +17,5 @@ class Services:
     media: MediaStore
     # Presigned transfers of large packages; None on the local backend.
     transfers: PackageTransfers | None = None
+    # Full sync downloads too large for one answer; None unless a CDN is configured.
+    sync_downloads: SyncDownloads | None = None

@@ -85,6 +85,24 @@ def make_s3_client(
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
+def make_presign_client(*, region: str, endpoint_url: str | None) -> S3Client:
+    """A client that signs URLs for the bucket's regional host, ``{bucket}.s3.{region}.
+    amazonaws.com``: the origin a CDN forwards presigned requests to unchanged, so the
+    signature (which covers the host) still holds there. Signing needs no request.
+
+    With a custom endpoint (moto, MinIO, ...) it signs for that endpoint, path-style.
+    """
+    if endpoint_url:
+        endpoint = endpoint_url
+        config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+    else:
+        endpoint = f"https://s3.{region}.amazonaws.com"
+        config = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+    return boto3.session.Session().client(
+        "s3", region_name=region, endpoint_url=endpoint, config=config
+    )
+
+
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 

@@ -1,12 +1,13 @@
-"""Large packages on AWS: presigned uploads and downloads beside the stored databases.
+"""Large transfers on AWS: presigned uploads and downloads beside the stored databases.
 
 API Gateway and Lambda cap request and response bodies at about 6 MB, so big `.apkg`
-files travel straight between the learner and S3, under `uploads/` and `exports/`
-(the bucket's lifecycle removes both after a day).
+files travel straight between the learner and S3, under `uploads/` and `exports/`,
+and so do full sync downloads too large for one answer, under `sync_downloads/`
+(the bucket's lifecycle removes all three after a day).
 
-Every such key is ``{uploads|exports}/{segment}/{random}.apkg``, where ``segment`` is
-the learner's username made into exactly one path segment (see ``learner_segment``),
-so that a learner's keys never overlap another's and never step outside the prefix.
+Every such key is ``{prefix}/{segment}/{random}{suffix}``, where ``segment`` is the
+learner's username made into exactly one path segment (see ``learner_segment``), so
+that a learner's keys never overlap another's and never step outside the prefix.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit, urlunsplit
 
 from storage.errors import ObjectNotFound, TooLarge
-from storage.keys import PREFIX_EXPORTS, PREFIX_UPLOADS
+from storage.keys import PREFIX_EXPORTS, PREFIX_SYNC_DOWNLOADS, PREFIX_UPLOADS
 from storage.s3 import mapped_s3_errors
 
 if TYPE_CHECKING:
@@ -148,3 +150,59 @@ class PackageTransfers:
             },
             ExpiresIn=self.expires_in,
         )
+
+
+# The metadata key of a sync download's size before compression. S3 sends it back as
+# `x-amz-meta-anki-original-size`; the CDN in front of the bucket copies it into the
+# `anki-original-size` header Anki's client requires (cdk/javumbo_infra/sync_downloads.py).
+ORIGINAL_SIZE_METADATA: Final = "anki-original-size"
+
+
+class SyncDownloads:
+    """Full sync downloads too large for one answer: stored under ``sync_downloads/``
+    and fetched by the client through a short-lived presigned GET, on the CDN's host.
+
+    Anki's client follows a 303 from ``/sync/download`` to a GET, but only accepts an
+    answer with an ``anki-original-size`` header, which S3 itself never sends; the CDN
+    forwards the presigned request to the bucket unchanged and adds that header from
+    the object's metadata. ``signer`` signs for the host the CDN forwards to (see
+    storage/s3.py: ``make_presign_client``); ``public_url`` is the CDN's
+    ``scheme://host``, which replaces the signed URL's own.
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        *,
+        signer: S3Client,
+        public_url: str,
+        expires_in: int = 900,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.signer = signer
+        self.public_url = public_url
+        self.expires_in = expires_in
+
+    def publish(self, username: str, compressed: bytes, *, original_size: int) -> str:
+        """Store a zstd-compressed download and return the URL the client fetches it at."""
+        key = f"{PREFIX_SYNC_DOWNLOADS}{learner_segment(username)}/{uuid.uuid4().hex}.zst"
+        with mapped_s3_errors("PUT", key):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=compressed,
+                ContentType="application/octet-stream",
+                Metadata={ORIGINAL_SIZE_METADATA: str(original_size)},
+            )
+        signed = self.signer.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.expires_in
+        )
+        return rebased(signed, self.public_url)
+
+
+def rebased(url: str, public_url: str) -> str:
+    """``url`` with its scheme and host replaced by ``public_url``'s (path and query kept)."""
+    parts, public = urlsplit(url), urlsplit(public_url)
+    return urlunsplit((public.scheme, public.netloc, parts.path, parts.query, ""))

@@ -7,6 +7,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     # client gets a sentence saying how to move the collection with a .colpkg instead.
     sync_upload_max_bytes: int = Field(default=4_400_000, gt=0)
     sync_download_max_bytes: int = Field(default=4_400_000, gt=0)
+    # (aws) Where a full download larger than sync_download_max_bytes is fetched: the
+    # https://host of the CDN in front of the bucket that adds Anki's
+    # `anki-original-size` header (the CDK stack's SyncDownloads distribution sets it).
+    # The API answers 303 to a presigned GET there. Unset: such a download is refused.
+    sync_download_url: str | None = None
     # Media sync (/msync): the largest zstd-compressed uploadChanges body (a zip of up
     # to 25 files) the API takes, and how many bytes of files one downloadFiles answer
     # carries at most (always at least one file; the client asks again for the rest).
@@ -92,6 +98,19 @@ class Settings(BaseSettings):
                 "(no index.html there; build the client first, e.g. `npm run build`)"
             )
         return value
+
+    @field_validator("sync_download_url")
+    @classmethod
+    def _download_url_is_an_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in "/":
+            raise ValueError(
+                "JAVUMBO_SYNC_DOWNLOAD_URL must be scheme://host[:port] (the CDN's address, "
+                f"no path), not {value!r}"
+            )
+        return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("jwt_secret")
     @classmethod

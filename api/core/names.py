@@ -22,6 +22,9 @@ PREFIX_MEDIA: Final = "user_media/"
 # written by storage/transfers.py, which owns their names.
 PREFIX_UPLOADS: Final = storage_keys.PREFIX_UPLOADS
 PREFIX_EXPORTS: Final = storage_keys.PREFIX_EXPORTS
+# Full sync downloads too large for one answer (api/routes/sync.py), written by
+# storage/transfers.py: scratch kept at most a day.
+PREFIX_SYNC_DOWNLOADS: Final = storage_keys.PREFIX_SYNC_DOWNLOADS
 # A normal sync's calls from the client, staged until it finishes (api/sync/normal.py):
 # `sync_staging/{learner}/{sync}/{seq}`, scratch kept at most a day.
 PREFIX_SYNC_STAGING: Final = "sync_staging/"

@@ -25,13 +25,14 @@ from api.sync.envelope import (
     ORIGINAL_SIZE,
     UPLOAD_DRAIN_BYTES,
     BodyTooLarge,
+    compress,
     decode_json,
     decompress,
-    ok_bytes,
     ok_json,
     parse_header,
     read_compressed,
 )
+from api.sync.large_answers import compressed_answer
 
 router = APIRouter(tags=["sync"], include_in_schema=False)
 
@@ -82,7 +83,15 @@ async def _media_sync_call(
         msync.download_files, media, arguments, settings.sync_media_download_max_bytes
     )
     request.state.media_files = len(zipfile.ZipFile(io.BytesIO(zipped)).filelist) - 1  # _meta
-    return ok_bytes(zipped)
+    # One file may be larger than a Lambda answer carries: then it goes through the CDN.
+    return compressed_answer(
+        compress(zipped),
+        len(zipped),
+        username=user.username,
+        limit=settings.sync_download_max_bytes,
+        redirects=services.sync_downloads,
+        state=request.state,
+    )
 
 
 # One route per call, so that the request log names the call.

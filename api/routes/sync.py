@@ -26,15 +26,16 @@ from api.sync.envelope import (
     decode_json,
     decompress,
     ok_bytes,
-    ok_compressed,
     ok_json,
     parse_header,
     read_compressed,
 )
+from api.sync.large_answers import compressed_answer
 from api.sync.normal import NormalSync
 from api.user_collection import UserCollection
 from auth.users import SyncStateStore
 from collection.usn import normalise_usns, pending_usn_tables
+from storage.transfers import SyncDownloads
 
 router = APIRouter(tags=["sync"], include_in_schema=False)
 
@@ -105,8 +106,14 @@ async def sync_call(
     if method == "meta":
         return await run_in_threadpool(_meta, collection, services, data)
     if method == "download":
-        request.state.full_sync = method  # counted once the answer is a 200
-        return await run_in_threadpool(_download, collection, settings.sync_download_max_bytes)
+        request.state.full_sync = method  # counted once the answer is a 200 (or 303)
+        return await run_in_threadpool(
+            _download,
+            collection,
+            settings.sync_download_max_bytes,
+            services.sync_downloads,
+            request.state,
+        )
     return await run_in_threadpool(_upload, collection, data, request.state)
 
 
@@ -140,15 +147,26 @@ def _meta(collection: UserCollection, services: ServicesDep, data: bytes) -> Res
     return ok_json(full.meta(collection, services.media))
 
 
-def _download(collection: UserCollection, limit: int) -> Response:
+def _download(
+    collection: UserCollection, limit: int, redirects: SyncDownloads | None, state: Any
+) -> Response:
+    """The collection in the answer, or, past ``limit``, a 303 to a presigned GET on
+    the CDN (storage/transfers.py: ``SyncDownloads``), which Anki's client follows."""
     # Rows written the old way (usn -1) get a real usn before the file is handed out.
     if collection.read(pending_usn_tables):
         collection.write(normalise_usns)
     try:
-        result = full.download(collection, limit)
+        result = full.download(collection, None if redirects is not None else limit)
     except full.DownloadTooLarge as exc:
-        raise SyncRefused(413, full.too_large_message(exc.size, limit)) from None
-    return ok_compressed(result.compressed, result.original_size)
+        raise SyncRefused(413, full.download_too_large_message(exc.size, limit)) from None
+    return compressed_answer(
+        result.compressed,
+        result.original_size,
+        username=collection.username,
+        limit=limit,
+        redirects=redirects,
+        state=state,
+    )
 
 
 def _upload(collection: UserCollection, data: bytes, state: Any) -> Response:

@@ -22,8 +22,15 @@ MOVE_WITH_COLPKG: Final = (
     "Your collection is {size:.2f} MB compressed, more than the {limit:.2f} MB a sync "
     "with this server can carry. To bring it to Javumbo, export it in Anki (File > "
     "Export, 'Anki Collection Package (.colpkg)' with scheduling information) and import "
-    "that file in the Javumbo web app. A device can then choose 'download' only while "
-    "the collection fits the server's sync limit."
+    "that file in the Javumbo web app; then sync this device again and choose "
+    "'download'."
+)
+# Said when a download is too large for one answer and no CDN is configured for it.
+DOWNLOAD_TOO_LARGE: Final = (
+    "Your collection is {size:.2f} MB compressed, more than the {limit:.2f} MB this "
+    "server sends in one answer, and it has no download address for larger ones "
+    "(JAVUMBO_SYNC_DOWNLOAD_URL). Export it from the Javumbo web app instead and import "
+    "the file in Anki."
 )
 
 
@@ -62,15 +69,20 @@ class Download:
     original_size: int
 
 
-def download(collection: UserCollection, limit: int) -> Download:
+def download_too_large_message(size: int, limit: int) -> str:
+    return DOWNLOAD_TOO_LARGE.format(size=size / 1_000_000, limit=limit / 1_000_000)
+
+
+def download(collection: UserCollection, limit: int | None) -> Download:
     """The collection file, zstd-compressed, after bumping its usn as Anki's server
-    does, in one conditional write; ``DownloadTooLarge`` (and no write) past ``limit``."""
+    does, in one conditional write; ``DownloadTooLarge`` (and no write) past ``limit``
+    (None: any size)."""
 
     def bump_and_copy(conn: sqlite3.Connection) -> Download:
         bump_usn(conn)
         data = conn.serialize()
         compressed = compress(data)
-        if len(compressed) > limit:
+        if limit is not None and len(compressed) > limit:
             raise DownloadTooLarge(len(compressed))  # rolls the bump back
         return Download(compressed, len(data))
 

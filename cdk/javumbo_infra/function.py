@@ -38,8 +38,10 @@ def _environment(
     users_table: dynamodb.ITable,
     auth_table: dynamodb.ITable,
     signing_secret: secretsmanager.ISecret,
+    sync_download_url: str | None,
 ) -> dict[str, str]:
     """The app's settings (api/core/config.py), pointing at this stack's resources."""
+    cdn = {} if sync_download_url is None else {names.ENV_SYNC_DOWNLOAD_URL: sync_download_url}
     return {
         names.ENV_BACKEND: "aws",
         names.ENV_BUCKET: bucket.bucket_name,
@@ -48,6 +50,7 @@ def _environment(
         names.ENV_JWT_SECRET_ARN: signing_secret.secret_arn,
         names.ENV_CACHE_DIR: names.CACHE_DIR,
         names.ENV_CACHE_MAX_BYTES: str(settings.cache_max_bytes),
+        **cdn,
         **_bundled_files(settings),
     }
 
@@ -77,6 +80,7 @@ class ApiFunction(Construct):
         users_table: dynamodb.ITable,
         auth_table: dynamodb.ITable,
         signing_secret: secretsmanager.ISecret,
+        sync_download_url: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -111,6 +115,7 @@ class ApiFunction(Construct):
                 users_table=users_table,
                 auth_table=auth_table,
                 signing_secret=signing_secret,
+                sync_download_url=sync_download_url,
             ),
         )
         nag.acknowledge(

@@ -9,6 +9,7 @@ from api.core.names import (
     PREFIX_EXPORTS,
     PREFIX_LOGS,
     PREFIX_MEDIA,
+    PREFIX_SYNC_DOWNLOADS,
     PREFIX_SYNC_STAGING,
     PREFIX_UPLOADS,
 )
@@ -29,10 +30,11 @@ OBJECT_PREFIXES = (
     PREFIX_UPLOADS,
     PREFIX_EXPORTS,
     PREFIX_SYNC_STAGING,
+    PREFIX_SYNC_DOWNLOADS,
 )
-# Scratch objects (import uploads, export files, the staged calls of a normal sync) are
-# never kept longer than a day (cdk/javumbo_infra/storage.py).
-SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS, PREFIX_SYNC_STAGING)
+# Scratch objects (import uploads, export files, the staged calls of a normal sync, large
+# full-sync downloads) are never kept longer than a day (cdk/javumbo_infra/storage.py).
+SCRATCH_PREFIXES = (PREFIX_UPLOADS, PREFIX_EXPORTS, PREFIX_SYNC_STAGING, PREFIX_SYNC_DOWNLOADS)
 
 # Partition keys and TTL attribute: what auth/dynamodb.py uses (README: Configuration).
 USERS_PARTITION_KEY = "username"
@@ -51,6 +53,7 @@ ENV_CACHE_MAX_BYTES = env_name("cache_max_bytes")
 CACHE_DIR = "/tmp/javumbo-cache"  # noqa: S108 (Lambda's only writable disk)
 ENV_WEB_DIR = env_name("web_dir")
 ENV_STARTER_DECK = env_name("starter_deck")
+ENV_SYNC_DOWNLOAD_URL = env_name("sync_download_url")
 
 # Where the bundle is on Lambda (the function's code directory), and the optional
 # extras copied into it beside the app packages: the web app's files, a starter deck.
@@ -60,6 +63,8 @@ BUNDLE_STARTER_DIR = "starter"
 STARTER_DECK_SUFFIXES = (".apkg", ".colpkg")
 
 # Context keys (cdk.json, or `cdk deploy -c key=value`).
+# The CloudFront distribution for large sync downloads (false: none; such downloads fail).
+CTX_SYNC_DOWNLOADS_CDN = "javumbo:syncDownloadsCdn"
 CTX_CORS_ORIGINS = "javumbo:corsOrigins"
 CTX_RESERVED_CONCURRENCY = "javumbo:reservedConcurrency"
 CTX_MEMORY_MIB = "javumbo:memoryMiB"

@@ -45,6 +45,9 @@ class StackSettings:
     # and a package every new learner starts with.
     web_dir: Path | None = None
     starter_deck: Path | None = None
+    # A CloudFront distribution for full sync downloads too large for a Lambda answer
+    # (javumbo_infra/sync_downloads.py); off only where an account cannot create one.
+    sync_downloads_cdn: bool = True
 
     def __post_init__(self) -> None:
         _check_range(names.CTX_MEMORY_MIB, self.memory_mib, 128, 10240)
@@ -128,6 +131,9 @@ class StackSettings:
             existing_role_arn=_optional_str(node, names.CTX_EXISTING_ROLE_ARN),
             web_dir=_optional_path(node, names.CTX_WEB_DIR),
             starter_deck=_optional_path(node, names.CTX_STARTER_DECK),
+            sync_downloads_cdn=_bool(
+                node, names.CTX_SYNC_DOWNLOADS_CDN, defaults.sync_downloads_cdn
+            ),
         )
 
 
@@ -147,6 +153,19 @@ def _check_range(key: str, value: int, low: int, high: int) -> None:
 def _check_percent(key: str, value: float) -> None:
     if not 0 < value <= 100:
         raise SettingsError(f"{key} must be a percentage above 0 and at most 100, not {value}")
+
+
+def _bool(node: Node, key: str, default: bool) -> bool:
+    # `cdk deploy -c key=false` passes the string "false"; cdk.json passes false.
+    value = node.try_get_context(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise SettingsError(f"{key} must be true or false, not {value!r}")
 
 
 def _float(node: Node, key: str, default: float) -> float:

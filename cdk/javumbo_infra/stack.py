@@ -1,4 +1,5 @@
-"""The Javumbo stack: storage, the signing secret, the function, its HTTP API, alarms."""
+"""The Javumbo stack: storage, the signing secret, the function, its HTTP API, alarms,
+and the CDN for large sync downloads."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from javumbo_infra.http_api import HttpEndpoint
 from javumbo_infra.settings import StackSettings
 from javumbo_infra.signing import SigningSecret
 from javumbo_infra.storage import CollectionStorage
+from javumbo_infra.sync_downloads import SyncDownloadsCdn
 
 # Behaviour this stack is written against, whatever cdk.json the caller has (tests and
 # `python app.py` do not read cdk.json; `cdk synth` does).
@@ -47,6 +49,11 @@ class JavumboStack(Stack):
 
         self.storage = CollectionStorage(self, "Storage", cors_origins=settings.cors_origins)
         self.signing = SigningSecret(self, "Signing")
+        self.sync_downloads = (
+            SyncDownloadsCdn(self, "SyncDownloads", bucket=self.storage.bucket)
+            if settings.sync_downloads_cdn
+            else None
+        )
         self.api_function = ApiFunction(
             self,
             "Api",
@@ -56,6 +63,7 @@ class JavumboStack(Stack):
             users_table=self.storage.users_table,
             auth_table=self.storage.auth_table,
             signing_secret=self.signing.secret,
+            sync_download_url=self.sync_downloads.url if self.sync_downloads else None,
         )
         self.endpoint = HttpEndpoint(
             self, "Http", function=self.api_function.function, settings=settings
@@ -68,6 +76,13 @@ class JavumboStack(Stack):
         CfnOutput(self, "AuthTableName", value=self.storage.auth_table.table_name)
         CfnOutput(self, "FunctionName", value=self.api_function.function.function_name)
         CfnOutput(self, "SigningSecretArn", value=self.signing.secret.secret_arn)
+        if self.sync_downloads is not None:
+            CfnOutput(
+                self,
+                "SyncDownloadsUrl",
+                value=self.sync_downloads.url,
+                description="CDN that serves full sync downloads too large for the API",
+            )
         CfnOutput(
             self,
             "AlarmTopicArn",

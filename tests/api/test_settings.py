@@ -54,7 +54,14 @@ def test_aws_mode_names_every_missing_value(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("JAVUMBO_BACKEND", "azure"), ("JAVUMBO_CACHE_MAX_BYTES", "0")]
+    ("name", "value"),
+    [
+        ("JAVUMBO_BACKEND", "azure"),
+        ("JAVUMBO_CACHE_MAX_BYTES", "0"),
+        ("JAVUMBO_SYNC_DOWNLOAD_URL", "d111.cloudfront.net"),
+        ("JAVUMBO_SYNC_DOWNLOAD_URL", "https://d111.cloudfront.net/downloads"),
+        ("JAVUMBO_SYNC_DOWNLOAD_URL", "ftp://d111.cloudfront.net"),
+    ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
@@ -76,3 +83,8 @@ def test_app_refuses_to_start_without_required_aws_settings() -> None:
     )
     assert result.returncode != 0
     assert "JAVUMBO_BUCKET" in result.stderr
+
+
+def test_the_sync_download_url_is_kept_as_an_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVUMBO_SYNC_DOWNLOAD_URL", "https://d111.cloudfront.net/")
+    assert Settings().sync_download_url == "https://d111.cloudfront.net"

@@ -9,7 +9,15 @@ from aws_cdk.assertions import Template
 
 from tests.cdk import helpers
 
-PREFIXES = ("user_dbs/", "logs/", "user_media/", "uploads/", "exports/", "sync_staging/")
+PREFIXES = (
+    "user_dbs/",
+    "logs/",
+    "user_media/",
+    "uploads/",
+    "exports/",
+    "sync_staging/",
+    "sync_downloads/",
+)
 OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
 ITEM_ACTIONS = {
     "dynamodb:GetItem",

@@ -61,6 +61,11 @@ def _acknowledged(monkeypatch: pytest.MonkeyPatch, context: dict[str, Any]) -> d
     return acknowledged
 
 
+# The sync downloads distribution (javumbo_infra/sync_downloads.py): no geo restriction,
+# no WAF, S3's access logs instead of CloudFront's, the default certificate.
+CDN_FINDINGS = ("AwsSolutions-CFR1", "AwsSolutions-CFR2", "AwsSolutions-CFR3", "AwsSolutions-CFR4")
+
+
 def test_every_acknowledgement_is_needed_and_has_a_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -71,10 +76,12 @@ def test_every_acknowledgement_is_needed_and_has_a_reason(
         "AwsSolutions-IAM5",
         "AwsSolutions-L1",
         "AwsSolutions-APIG4",
+        *CDN_FINDINGS,
     }
     wildcards = sorted(rule_id for rule_id in acknowledged if "IAM5" in rule_id)
-    assert len(wildcards) == 6
-    for prefix in ("user_dbs/", "logs/", "user_media/", "uploads/", "exports/", "sync_staging/"):
+    assert len(wildcards) == 7
+    prefixes = ("user_dbs/", "logs/", "user_media/", "uploads/", "exports/", "sync_staging/")
+    for prefix in (*prefixes, "sync_downloads/"):
         assert any(rule_id.endswith(f".Arn>/{prefix}*]") for rule_id in wildcards), prefix
 
 
@@ -87,7 +94,13 @@ def test_with_an_existing_role_the_checks_still_run_and_nothing_is_left_over(
         "AwsSolutions-SMG4",
         "AwsSolutions-L1",
         "AwsSolutions-APIG4",
+        *CDN_FINDINGS,
     }
+
+
+def test_without_the_cdn_its_findings_are_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    acknowledged = _acknowledged(monkeypatch, {"javumbo:syncDownloadsCdn": False})
+    assert not {rule_id for rule_id in acknowledged if rule_id in CDN_FINDINGS}
 
 
 def test_app_synth_passed_the_checks_and_recorded_the_reasons(

@@ -58,11 +58,14 @@ def test_every_variable_of_the_function_is_read_by_the_app(template: Template) -
 def test_the_app_writes_only_under_the_prefixes_the_function_is_granted() -> None:
     assert any(collection_key("alice").startswith(p) for p in names.OBJECT_PREFIXES)
     assert any(collection_key("../x").startswith(p) for p in names.OBJECT_PREFIXES)
-    # Keys the transfers and a normal sync's staging make fall under the scratch
-    # prefixes the stack expires.
-    assert {transfers.PREFIX_UPLOADS, transfers.PREFIX_EXPORTS, PREFIX_SYNC_STAGING} == set(
-        names.SCRATCH_PREFIXES
-    )
+    # Keys the transfers (packages, large sync downloads) and a normal sync's staging
+    # make fall under the scratch prefixes the stack expires.
+    assert {
+        transfers.PREFIX_UPLOADS,
+        transfers.PREFIX_EXPORTS,
+        transfers.PREFIX_SYNC_DOWNLOADS,
+        PREFIX_SYNC_STAGING,
+    } == set(names.SCRATCH_PREFIXES)
     assert staging_prefix("../x", "s").startswith(PREFIX_SYNC_STAGING)
 
 

@@ -38,8 +38,10 @@ def test_context_values_from_the_cli_are_strings() -> None:
             names.CTX_MEMORY_MIB: "1536",
             names.CTX_ALARM_5XX_PERCENT: "0.5",
             names.CTX_ALARM_LATENCY_P95_MS: "800",
+            names.CTX_SYNC_DOWNLOADS_CDN: "false",
         }
     )
+    assert settings.sync_downloads_cdn is False
     assert settings.cors_origins == ("https://a.example", "https://b.example")
     assert settings.reserved_concurrency == 3
     assert settings.memory_mib == 1536
@@ -77,6 +79,8 @@ def test_context_values_from_the_cli_are_strings() -> None:
         (names.CTX_EXISTING_ROLE_ARN, "arn:aws:iam::123456789012:role/"),
         (names.CTX_EXISTING_ROLE_ARN, "arn:aws:s3:::123456789012:role/LabRole"),
         (names.CTX_EXISTING_ROLE_ARN, 123456789012),
+        (names.CTX_SYNC_DOWNLOADS_CDN, "maybe"),
+        (names.CTX_SYNC_DOWNLOADS_CDN, 0),
     ],
 )
 def test_unusable_values_are_refused_naming_the_key(key: str, value: Any) -> None:

@@ -152,7 +152,7 @@ def test_lifecycle_expires_old_versions_scratch_objects_and_stale_uploads(
     # Nothing outside the scratch prefixes ever expires: current collections are kept.
     assert not any("ExpirationInDays" in rule for rule in whole_bucket)
     by_prefix = {rule["Prefix"]: rule for rule in rules if "Prefix" in rule}
-    assert set(by_prefix) == {"uploads/", "exports/", "sync_staging/"}
+    assert set(by_prefix) == {"uploads/", "exports/", "sync_staging/", "sync_downloads/"}
     for rule in by_prefix.values():
         assert rule["ExpirationInDays"] == 1
 
