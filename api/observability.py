@@ -41,6 +41,8 @@ SYNC_METHODS = frozenset(
     }
 )
 _FULL_SYNC_DIRECTIONS = ("upload", "download")
+# A sync call answered: in the answer (200) or through the downloads CDN (303).
+_ANSWERED = (200, 303)
 
 log = logging.getLogger("javumbo.request")
 
@@ -140,8 +142,8 @@ def _sync_emf(record: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
     ]
     values: dict[str, Any] = {
         "SyncMethod": method,
-        "SyncsStarted": int(method == "start" and status == 200),
-        "SyncsFinished": int(method == "finish" and status == 200),
+        "SyncsStarted": int(method == "start" and status in _ANSWERED),
+        "SyncsFinished": int(method == "finish" and status in _ANSWERED),
         "SyncConflicts": int(status == 409),
         "SyncBytesIn": record["syncBytesIn"],
         "SyncBytesOut": record["syncBytesOut"],

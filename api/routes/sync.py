@@ -30,7 +30,7 @@ from api.sync.envelope import (
     parse_header,
     read_compressed,
 )
-from api.sync.large_answers import compressed_answer
+from api.sync.large_answers import compressed_answer, json_answer
 from api.sync.normal import NormalSync
 from api.user_collection import UserCollection
 from auth.users import SyncStateStore
@@ -97,7 +97,13 @@ async def sync_call(
             chunk_max_bytes=settings.sync_chunk_max_bytes,
         )
         request.state.sync = method
-        return ok_json(await run_in_threadpool(sync.call, method, _request_json(data)))
+        return json_answer(
+            await run_in_threadpool(sync.call, method, _request_json(data)),
+            username=user.username,
+            limit=settings.sync_download_max_bytes,
+            redirects=services.sync_downloads,
+            state=request.state,
+        )
 
     # Any of these ends a normal sync in progress, as on Anki's server.
     await run_in_threadpool(

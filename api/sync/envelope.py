@@ -133,5 +133,9 @@ def ok_compressed(compressed: bytes, original_size: int) -> Response:
     )
 
 
+def encode_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 def ok_json(value: Any) -> Response:
-    return ok_bytes(json.dumps(value, separators=(",", ":")).encode())
+    return ok_bytes(encode_json(value))

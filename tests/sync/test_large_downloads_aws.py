@@ -40,6 +40,7 @@ class Deployment:
     cdn: CdnStandIn
     bucket: str
     s3: Any
+    env: dict[str, str]  # the instance's environment
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +50,13 @@ def deployment(
     tmp = tmp_path_factory.mktemp("large-downloads")
     env = provision(moto_server, tmp)
     cdn = CdnStandIn(moto_server.url).start()
-    server = AppServer(
-        {
-            **env,
-            "JAVUMBO_SYNC_DOWNLOAD_MAX_BYTES": str(DOWNLOAD_LIMIT),
-            "JAVUMBO_SYNC_DOWNLOAD_URL": cdn.url,
-        },
-        cwd=tmp,
-    ).start()
+    env |= {
+        "JAVUMBO_SYNC_DOWNLOAD_MAX_BYTES": str(DOWNLOAD_LIMIT),
+        "JAVUMBO_SYNC_DOWNLOAD_URL": cdn.url,
+    }
+    server = AppServer(env, cwd=tmp).start()
     s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
-    yield Deployment(server, cdn, env["JAVUMBO_BUCKET"], s3)
+    yield Deployment(server, cdn, env["JAVUMBO_BUCKET"], s3, env)
     server.stop()
     cdn.stop()
 
@@ -180,4 +178,56 @@ def test_a_media_file_too_large_for_one_answer_reaches_the_device_through_the_cd
         if entry.get("route") == "/msync/downloadFiles" and entry["status"] == 303
     ]
     assert line["mediaFiles"] == 1 and line["syncBytesOut"] > DOWNLOAD_LIMIT
+    col.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_answers(
+    deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """An instance on the same data whose answers pass the CDN past 150 bytes: so that
+    a normal sync's unchunked answers (start's deletions, applyChanges) take it too."""
+    tmp = tmp_path_factory.mktemp("tiny-answers")
+    env = deployment.env | {
+        "JAVUMBO_CACHE_DIR": str(tmp / "cache"),
+        "JAVUMBO_SYNC_DOWNLOAD_MAX_BYTES": "150",
+    }
+    server = AppServer(env, cwd=tmp).start()
+    yield server
+    server.stop()
+
+
+def test_a_normal_sync_s_large_answers_go_through_the_cdn(
+    deployment: Deployment, tiny_answers: AppServer, tmp_path: Path
+) -> None:
+    headers = signed_up(tiny_answers, "judy")
+    col = device(tmp_path, "judy")
+    fill(col)
+    kept = col.note_count()
+    bulk = col.decks.id("Bulk")
+    for number in range(150):
+        note = col.new_note(col.models.by_name("Basic"))
+        note["Front"], note["Back"] = f"front {number}", f"back {number}"
+        col.add_note(note, bulk)
+    full_sync(col, tiny_answers, upload=True, user="judy")
+    # Deleted in the web app: the device learns of 150 notes and their cards in start's
+    # deletions, one answer that cannot be chunked.
+    deleted = httpx.delete(f"{tiny_answers.url}/api/decks/{bulk}", headers=headers, timeout=60)
+    assert deleted.status_code == 204, deleted.text
+    before = len(deployment.cdn.seen)
+
+    auth = col.sync_login("judy", PASSWORD, tiny_answers.url + "/")
+    col.sync_collection(auth, sync_media=False)
+
+    assert col.note_count() == kept
+    assert col.decks.id_for_name("Bulk") is None
+    assert len(deployment.cdn.seen) > before
+    redirected = {
+        entry["syncMethod"]
+        for entry in tiny_answers.request_lines()
+        if entry.get("syncMethod") and entry["status"] == 303
+    }
+    assert {"start", "applyChanges"} <= redirected
+    # The next sync finds both sides equal (the sanity check passed in the last one).
+    assert col.sync_collection(auth, sync_media=False).required == 0  # NO_CHANGES
     col.close()
