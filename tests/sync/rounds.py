@@ -212,7 +212,14 @@ def web_files(server: AppServer, headers: dict[str, str]) -> dict[str, bytes]:
 def assert_same_media(server: AppServer, headers: dict[str, str], *devices: Device) -> None:
     on_server = web_files(server, headers)
     for dev in devices:
-        assert folder_files(dev.col) == on_server, dev.name
+        held = folder_files(dev.col)
+        differ = sorted(n for n in held.keys() & on_server.keys() if held[n] != on_server[n])
+        assert held == on_server, (
+            dev.name,
+            f"only on the device: {sorted(held.keys() - on_server.keys())}",
+            f"only on the server: {sorted(on_server.keys() - held.keys())}",
+            f"different: {differ}",
+        )
 
 
 # -- random changes ------------------------------------------------------------------
@@ -247,14 +254,29 @@ def device_changes(dev: Device, rng: random.Random, parity: int) -> None:
                 col.sched.suspend_cards([rng.choice(cards)])
 
 
+def _trashed_by(name: str) -> str:
+    """The one device that may trash a file in a round ("a" or "b", by its name)."""
+    return "ab"[hashlib.sha1(name.encode()).digest()[0] % 2]
+
+
 def device_media_changes(dev: Device, rng: random.Random, done: Counter[str]) -> None:
     """Files a device adds (under names only it uses, with a note showing each) and
-    trashes (any file it holds: every side has synced since the last change)."""
+    trashes (files every side held before this round, that only this device may trash
+    in it: see ``_trashed_by``).
+
+    Both limits keep clear of a bug in Anki's client: when one media sync brings it the
+    deletion of a file it no longer has (deleted on both sides, or its own deletion
+    coming back because the server's usn did not move by one per uploaded change, as
+    after deleting a file it never uploaded), its `remove_files` stops at that file, and
+    files deleted after it in the same batch are marked removed but stay on disk (seen
+    in the client's own debug log; rslib `media/files.rs`). Anki's own server sends the
+    same batches.
+    """
     col = dev.col
+    synced = sorted(n for n in folder_files(col) if _trashed_by(n) == dev.name)
     for _ in range(rng.randint(1, 3)):
-        held = sorted(folder_files(col))
-        if held and rng.random() < 0.35:
-            col.media.trash_files([rng.choice(held)])
+        if synced and rng.random() < 0.35:
+            col.media.trash_files([synced.pop(rng.randrange(len(synced)))])
             done["device trash"] += 1
             continue
         wanted = f"{dev.name}-{rng.randint(0, 10**9)}.png"
@@ -301,12 +323,6 @@ def web_changes(base: str, headers: dict[str, str], col: Collection, rng: random
             elif op == "deck":
                 answer = web.post("/api/decks", json={"name": f"Web {rng.randint(0, 10**6)}"})
                 assert answer.status_code == 201, answer.text
-        # A web answer that counts toward no deck leaves col.mod as it was (see
-        # test_every_web_answer_moves_the_collections_modification_time), and a device
-        # whose col.mod equals the server's has nothing to sync: a last write that
-        # stamps col.mod keeps the rounds about the sync itself.
-        answer = web.post("/api/decks", json={"name": f"Web {rng.randint(0, 10**6)}"})
-        assert answer.status_code == 201, answer.text
 
 
 def web_media_changes(
