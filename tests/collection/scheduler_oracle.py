@@ -14,6 +14,14 @@ Requests:
 - `{"mode": "timing", "cases": [{"crt", "rollover", "creation_offset"}]}`: Anki's
   `days_elapsed`/`next_day_at` for collections with those settings, in the timezone
   of the process.
+- `{"mode": "fsrs_states", "cases": [{"params", "dr", "memory", "days"}]}`, FSRS on:
+  each case a card with the given memory state (`[s, d]`, or None for a new card) last
+  reviewed `days` days ago, in a preset with those parameters and desired retention;
+  the reply holds the memory state Anki reads and each button's memory state.
+- `{"mode": "fsrs_history", "cases": [{"card": {...}, "revlog": [...]}]}`, FSRS on:
+  each case a card with no memory state, the given columns (`type ivl factor reps`)
+  and review log rows (`days_ago ease kind ivl factor`, oldest first); the reply holds
+  the rows as stored, the next rollover, and the memory state Anki computes.
 """
 
 from __future__ import annotations
@@ -262,6 +270,123 @@ def _timings(request: dict[str, Any], directory: str) -> dict[str, Any]:
     return {"results": results}
 
 
+def _current_memory(states: Any) -> Any:
+    """The memory state Anki holds for the card before the answer (None: none)."""
+    current = getattr(states.current.normal, states.current.normal.WhichOneof("kind"))
+    if "memory_state" not in current.DESCRIPTOR.fields_by_name:
+        return None
+    return current.memory_state if current.HasField("memory_state") else None
+
+
+def _fsrs_states(request: dict[str, Any], directory: str) -> dict[str, Any]:
+    from anki.collection import Collection
+
+    col = Collection(os.path.join(directory, "fsrs.anki2"))
+    try:
+        col.load_balancer_enabled = False
+        col.set_config("fsrs", True)
+        results = []
+        for index, case in enumerate(request["cases"]):
+            conf_id = col.decks.add_config_returning_id(f"fsrs {index}")
+            conf = col.decks.get_config(conf_id)
+            params = case["params"]
+            conf["fsrsParams6" if len(params) == 21 else "fsrsParams5"] = params
+            conf["desiredRetention"] = case["dr"]
+            col.decks.update_config(conf)
+            did = col.decks.id(f"fsrs {index}")
+            deck = col.decks.get(did)
+            deck["conf"] = conf_id
+            col.decks.save(deck)
+            note = col.new_note(col.models.by_name("Basic"))
+            note["Front"] = f"front {index}"
+            col.add_note(note, did)
+            card = note.cards()[0]
+            if case["memory"] is not None:
+                days = case["days"]
+                card.type = card.queue = 2
+                card.ivl = max(days, 1)
+                card.due = col.sched.today - days + card.ivl
+                card.factor, card.reps = 2500, 3
+                stability, difficulty = case["memory"]
+                # anki.cards can only be imported after anki.collection (a cycle).
+                card.memory_state = sys.modules["anki.cards"].FSRSMemoryState(
+                    stability=stability, difficulty=difficulty
+                )
+                card.last_review_time = int(time.time()) - days * 86400
+                col.update_card(card)
+            states = col._backend.get_scheduling_states(card.id)
+            buttons = []
+            for state in (states.again, states.hard, states.good, states.easy):
+                normal = state.normal
+                kind = getattr(normal, normal.WhichOneof("kind"))
+                memory = (
+                    kind.review.memory_state
+                    if "review" in kind.DESCRIPTOR.fields_by_name
+                    else kind.memory_state
+                )
+                buttons.append([memory.stability, memory.difficulty])
+            read = _current_memory(states)
+            results.append(
+                {
+                    "case": case,
+                    "read": None if read is None else [read.stability, read.difficulty],
+                    "buttons": buttons,
+                    "dconf": col.decks.get_config(conf_id),
+                }
+            )
+        return {"results": results}
+    finally:
+        col.close()
+
+
+def _fsrs_history(request: dict[str, Any], directory: str) -> dict[str, Any]:
+    from anki.collection import Collection
+
+    col = Collection(os.path.join(directory, "history.anki2"))
+    try:
+        col.load_balancer_enabled = False
+        col.set_config("fsrs", True)
+        results = []
+        for index, case in enumerate(request["cases"]):
+            note = col.new_note(col.models.by_name("Basic"))
+            note["Front"] = f"history {index}"
+            col.add_note(note, 1)
+            cid = note.card_ids()[0]
+            card = case["card"]
+            queue = {0: 0, 1: 1, 2: 2, 3: 1}[card["type"]]
+            due = col.sched.today if card["type"] == 2 else int(time.time())
+            col.db.execute(
+                "update cards set type=?, queue=?, ivl=?, due=?, factor=?, reps=?, data='{}'"
+                " where id=?",
+                card["type"], queue, card["ivl"], due, card["factor"], card["reps"], cid,
+            )  # fmt: skip
+            now_ms = int(time.time() * 1000)
+            for number, row in enumerate(case["revlog"]):
+                # Ids are unique across cases (a few ms apart), never in the future.
+                row_id = now_ms - int(row["days_ago"] * 86_400_000) - index * 50 - number
+                col.db.execute(
+                    "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
+                    " values (?, ?, -1, ?, ?, 0, ?, 1000, ?)",
+                    row_id, cid, row["ease"], row["ivl"], row["factor"], row["kind"],
+                )  # fmt: skip
+            states = col._backend.get_scheduling_states(cid)
+            memory = _current_memory(states)
+            results.append(
+                {
+                    "case": case,
+                    "rows": col.db.all(
+                        "select id, ease, ivl, factor, type from revlog where cid = ? order by id",
+                        cid,
+                    ),
+                    "next_day_at": col.sched._timing_today().next_day_at,
+                    "memory": None if memory is None else [memory.stability, memory.difficulty],
+                }
+            )
+        return {"results": results}
+    finally:
+        col.close()
+
+
 def main() -> None:
     request = json.load(sys.stdin)
     with tempfile.TemporaryDirectory() as directory:
@@ -269,6 +394,10 @@ def main() -> None:
             reply = _answer(request, directory)
         elif request["mode"] == "timing":
             reply = _timings(request, directory)
+        elif request["mode"] == "fsrs_states":
+            reply = _fsrs_states(request, directory)
+        elif request["mode"] == "fsrs_history":
+            reply = _fsrs_history(request, directory)
         else:
             raise SystemExit(f"unknown mode {request['mode']!r}")
     json.dump(reply, sys.stdout)
