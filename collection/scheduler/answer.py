@@ -8,6 +8,8 @@ from collection.enums import CardQueue, CardType
 
 from ._rust import as_u32, f32, sat_u32
 from .card import CardState
+from .fsrs import MemoryState, ReviewEntry, revlog_factor, round_places
+from .fsrs_states import FsrsConfig, fsrs_next_states
 from .options import LEECH_ACTION_SUSPEND, DeckOptions
 from .rng import fuzz_seed, random_u32_in_range
 from .states import (
@@ -20,6 +22,7 @@ from .states import (
     SchedulingStates,
     ease_permille,
     is_leeched,
+    memory_of,
     next_states,
     revlog_kind,
 )
@@ -31,6 +34,8 @@ LEECH_TAG: Final = "leech"
 _CARD_DATA_KEYS: Final = ("pos", "s", "d", "dr", "decay", "lrt", "cd")
 # FSRS memory state and desired retention: cleared by an SM-2 answer.
 _FSRS_ONLY_KEYS: Final = frozenset({"s", "d", "dr"})
+# Written as Anki writes an `f32` (the shortest decimal that reads back the same).
+_F32_KEYS: Final = frozenset({"s", "d", "dr", "decay"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +95,26 @@ def learning_delay_with_fuzz(card_id: int, reps: int, secs: int, *, fuzz: bool =
     return random_u32_in_range(fuzz_seed(card_id, reps), secs, upper_exclusive)
 
 
-def updated_card_data(data: str, *, original_position: int | None, answered_at: int) -> str:
+@dataclass(frozen=True, slots=True)
+class FsrsCardData:
+    """What an answer under FSRS records in the card's `data`."""
+
+    memory: MemoryState
+    desired_retention: float
+    decay: float
+
+
+def updated_card_data(
+    data: str,
+    *,
+    original_position: int | None,
+    answered_at: int,
+    fsrs: FsrsCardData | None = None,
+) -> str:
     """The card's `data` JSON after an answer: Anki's keys only, in Anki's order, with
-    the last review time (`lrt`) and, for a card leaving the new queue, `pos`."""
+    the last review time (`lrt`), for a card leaving the new queue `pos`, and under
+    FSRS the memory state (`s` to 4 places, `d` to 3), desired retention (`dr`, 2) and
+    decay (3); an SM-2 answer drops the memory state."""
     try:
         parsed = json.loads(data) if data else {}
     except ValueError:
@@ -104,10 +126,39 @@ def updated_card_data(data: str, *, original_position: int | None, answered_at: 
     parsed["lrt"] = answered_at
     for key in _FSRS_ONLY_KEYS:
         parsed.pop(key, None)
+    if fsrs is not None:
+        parsed["s"] = round_places(fsrs.memory.stability, 4)
+        parsed["d"] = round_places(fsrs.memory.difficulty, 3)
+        parsed["dr"] = round_places(fsrs.desired_retention, 2)
+        parsed["decay"] = round_places(fsrs.decay, 3)
     if parsed.get("cd") in ("", "{}"):
         del parsed["cd"]
-    ordered = {key: parsed[key] for key in _CARD_DATA_KEYS if key in parsed}
-    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
+    items = []
+    for key in _CARD_DATA_KEYS:
+        if key not in parsed:
+            continue
+        value = parsed[key]
+        if key in _F32_KEYS and isinstance(value, float):
+            text = f32_text(value)
+        else:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        items.append(f'"{key}":{text}')
+    return "{" + ",".join(items) + "}"
+
+
+def f32_text(value: float) -> str:
+    """An `f32` as Anki's JSON writes it: the shortest decimal that reads back as the
+    same `f32`, with a fraction even when whole (`10.0`)."""
+    target = f32(value)
+    text = repr(target)
+    for digits in range(1, 10):
+        candidate = f"{target:.{digits}g}"
+        if f32(float(candidate)) == target:
+            text = candidate
+            break
+    if "e" not in text and "." not in text and text not in ("inf", "-inf", "nan"):
+        text += ".0"
+    return text
 
 
 def answer_card(
@@ -121,10 +172,14 @@ def answer_card(
     next_day_at: int,
     usn: int,
     fuzz: bool = True,
+    fsrs: FsrsConfig | None = None,
+    history: tuple[ReviewEntry, ...] = (),
 ) -> AnswerResult:
     """Answer `card` with button `ease` (1-4) at `now` (epoch seconds), as Anki's v3
-    scheduler with SM-2 does. The card and its revlog entry carry `usn` (the
-    collection's, `collection.col.server_usn`).
+    scheduler does: with SM-2, or with FSRS when `fsrs` is given (then `history` is the
+    card's review log, oldest first, read when the card has no memory state stored).
+    The card and its revlog entry carry `usn` (the collection's,
+    `collection.col.server_usn`).
 
     `today` is the day number (`days_elapsed`) and `next_day_at` the epoch second of
     the next rollover (see `timing.sched_timing_today`): a (re)learning delay that
@@ -132,7 +187,12 @@ def answer_card(
     days), as in Anki, whatever its length. `fuzz=False` reproduces Anki's test mode
     (no fuzz).
     """
-    states = next_states(card, options, today, fuzz=fuzz)
+    if fsrs is None:
+        states = next_states(card, options, today, fuzz=fuzz)
+    else:
+        states = fsrs_next_states(
+            card, options, today, config=fsrs, next_day_at=next_day_at, history=history, fuzz=fuzz
+        )
     return apply_state(
         card,
         options,
@@ -144,6 +204,7 @@ def answer_card(
         next_day_at=next_day_at,
         usn=usn,
         fuzz=fuzz,
+        fsrs=fsrs,
     )
 
 
@@ -159,8 +220,10 @@ def apply_state(
     next_day_at: int,
     usn: int,
     fuzz: bool = True,
+    fsrs: FsrsConfig | None = None,
 ) -> AnswerResult:
-    """Apply the state chosen by `ease` from previously computed `states`."""
+    """Apply the state chosen by `ease` from previously computed `states` (computed with
+    FSRS when `fsrs` is given)."""
     answered_ms = round(now * 1000)
     now_secs = answered_ms // 1000
     secs_until_rollover = max(next_day_at - now_secs, 0)
@@ -178,12 +241,20 @@ def apply_state(
     if suspend:
         fields["queue"] = CardQueue.SUSPENDED
     position = current.position if isinstance(current, NewState) else None
+    memory = memory_of(chosen) if fsrs is not None else None
+    recorded = (
+        None
+        if fsrs is None or memory is None
+        else FsrsCardData(memory, fsrs.desired_retention, fsrs.decay)
+    )
     new_card = replace(
         card,
         reps=card.reps + 1,
         mod=now_secs,
         usn=usn,
-        data=updated_card_data(card.data, original_position=position, answered_at=now_secs),
+        data=updated_card_data(
+            card.data, original_position=position, answered_at=now_secs, fsrs=recorded
+        ),
         **fields,
     )
     revlog = RevlogEntry(
@@ -193,7 +264,8 @@ def apply_state(
         ease=ease,
         ivl=_revlog_interval(chosen, secs_until_rollover),
         last_ivl=_revlog_interval(current, secs_until_rollover),
-        factor=fields.get("factor", 0),  # learning cards log no ease
+        # FSRS logs the new difficulty; SM-2 the ease (learning cards log none).
+        factor=revlog_factor(memory.difficulty) if memory else fields.get("factor", 0),
         time=min(sat_u32(time_taken_ms), sat_u32(options.max_taken) * 1000),
         type=revlog_kind(current),
     )

@@ -1,7 +1,8 @@
-"""Anki's v3 scheduling states with SM-2 (rslib `scheduler/states/`), FSRS off.
+"""Anki's v3 scheduling states with SM-2 (rslib `scheduler/states/`).
 
 A card's columns map to a *current* state; `next_states` derives the state each of
-the four buttons would lead to. Arithmetic follows Anki's `f32` code exactly.
+the four buttons would lead to. Arithmetic follows Anki's `f32` code exactly. With
+FSRS on, fsrs_states.py derives them instead; states then carry a memory state.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from collection.enums import CardType, RevlogKind
 
 from ._rust import as_u32, f32, round_half_away
 from .card import CardState
+from .fsrs import MemoryState
 from .fuzz import with_review_fuzz
 from .options import DeckOptions
 from .rng import fuzz_factor, fuzz_seed
@@ -56,6 +58,7 @@ class NewState:
 class LearnState:
     remaining_steps: int
     scheduled_secs: int
+    memory: MemoryState | None = None
 
     @property
     def interval(self) -> Interval:
@@ -69,6 +72,7 @@ class ReviewState:
     ease_factor: float
     lapses: int
     leeched: bool = False
+    memory: MemoryState | None = None
 
     @property
     def interval(self) -> Interval:
@@ -118,6 +122,15 @@ def revlog_kind(state: SchedulingState) -> int:
     if isinstance(state, ReviewState):
         return RevlogKind.REVIEW
     return RevlogKind.RELEARNING
+
+
+def memory_of(state: SchedulingState) -> MemoryState | None:
+    """The FSRS memory state a state carries (None with SM-2, and for new cards)."""
+    if isinstance(state, LearnState | ReviewState):
+        return state.memory
+    if isinstance(state, RelearnState):
+        return state.review.memory
+    return None
 
 
 def is_leeched(state: SchedulingState) -> bool:

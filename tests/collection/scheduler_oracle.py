@@ -147,7 +147,8 @@ def _timing(col: Any) -> list[int]:
 def _run_case(col: Any, did: int, case: dict[str, Any]) -> dict[str, Any]:
     """Case fields: `type queue ivl factor reps lapses left` (the card's columns), `due`
     for new cards or `due_days` (relative to today) / `due_secs` (relative to now),
-    `card_id` (optional, sets the fuzz seed), `data`, `rating` 1-4 and `taken_ms`."""
+    `card_id` (optional, sets the fuzz seed), `data`, `rating` 1-4 and `taken_ms`; for
+    FSRS `memory` ([s, d] or None) and `lrt_days_ago` build the card's `data` instead."""
     from anki.scheduler_pb2 import CardAnswer
 
     note = col.new_note(col.models.by_name("Basic"))
@@ -166,6 +167,14 @@ def _run_case(col: Any, did: int, case: dict[str, Any]) -> dict[str, Any]:
         due = int(time.time()) + case["due_secs"]
     else:
         due = case.get("due", 1)
+    data = case.get("data", "{}")
+    if "memory" in case or "lrt_days_ago" in case:  # FSRS: a memory state, a last review
+        fields: dict[str, Any] = {}
+        if case.get("memory") is not None:
+            fields["s"], fields["d"] = case["memory"]
+        if "lrt_days_ago" in case:
+            fields["lrt"] = int(time.time()) - case["lrt_days_ago"] * 86_400
+        data = json.dumps(fields)
     col.db.execute(
         "update cards set type=?, queue=?, due=?, ivl=?, factor=?, reps=?, lapses=?, left=?,"
         " data=? where id=?",
@@ -177,7 +186,7 @@ def _run_case(col: Any, did: int, case: dict[str, Any]) -> dict[str, Any]:
         case.get("reps", 0),
         case.get("lapses", 0),
         case.get("left", 0),
-        case.get("data", "{}"),
+        data,
         cid,
     )
     before = _fetch(col, CARD_COLUMNS, "cards", "id = ?", cid)
@@ -229,7 +238,9 @@ def _answer(request: dict[str, Any], directory: str) -> dict[str, Any]:
         col = Collection(path)
     try:
         col.load_balancer_enabled = False
-        col.set_config("fsrs", False)
+        col.set_config("fsrs", bool(request.get("fsrs", False)))
+        if "short_term_with_steps" in request:
+            col.set_config("fsrsShortTermWithStepsEnabled", request["short_term_with_steps"])
         groups = [_answer_group(col, i, group) for i, group in enumerate(request["groups"])]
         return {"groups": groups, "crt": col.crt, "conf": col.all_config()}
     finally:
