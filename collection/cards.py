@@ -30,6 +30,7 @@ from collection.fields import (
 from collection.notes import insert_new_card, insert_note, take_new_positions, write_note_fields
 from collection.render import card_ordinals, question_text
 from collection.scheduler.card import CARD_STATE_COLUMNS, CardState
+from collection.scheduler.fsrs import ReviewEntry
 from collection.schema import DEFAULT_DECK_ID
 from collection.text import strip_html_preserving_media_filenames
 
@@ -179,6 +180,14 @@ def card_state(conn: sqlite3.Connection, card_id: int) -> CardState:
     if row is None:
         raise CardNotFound(card_id)
     return CardState.from_row(dict(zip(CARD_STATE_COLUMNS, row, strict=True)))
+
+
+def review_history(conn: sqlite3.Connection, card_id: int) -> tuple[ReviewEntry, ...]:
+    """The card's review log, oldest first, as FSRS reads it."""
+    rows = conn.execute(
+        "select id, ease, ivl, factor, type from revlog where cid = ? order by id", (card_id,)
+    ).fetchall()
+    return tuple(ReviewEntry(*row) for row in rows)
 
 
 def write_card_state(conn: sqlite3.Connection, card: CardState) -> None:

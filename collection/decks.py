@@ -32,6 +32,7 @@ from collection.errors import (
 )
 from collection.ids import next_id
 from collection.scheduler.card import restored_queue
+from collection.scheduler.fsrs_states import FsrsConfig
 from collection.scheduler.options import DeckOptions
 from collection.schema import DEFAULT_DCONF_ID, DEFAULT_DECK_ID, new_deck
 
@@ -238,13 +239,30 @@ def get_current_deck(conn: sqlite3.Connection) -> Deck:
     return decks.view(deck_id, _card_counts(conn, decks.subtree(deck_id)))
 
 
-def deck_options(col: Col, deck: dict[str, Any]) -> DeckOptions:
-    """The scheduling options of `deck`: its options group's, or the default group's if
-    that one is missing."""
+def deck_preset(col: Col, deck: dict[str, Any]) -> dict[str, Any]:
+    """The options group (`dconf` entry) of `deck`, or the default group's if that one
+    is missing."""
     dconf = col.dconf.get(str(deck.get("conf", DEFAULT_DCONF_ID)))
     if not isinstance(dconf, dict):
         dconf = col.dconf.get(str(DEFAULT_DCONF_ID), {})
-    return DeckOptions.from_dconf(dconf)
+    return dconf if isinstance(dconf, dict) else {}
+
+
+def deck_options(col: Col, deck: dict[str, Any]) -> DeckOptions:
+    """The scheduling options of `deck`: its options group's, or the default group's if
+    that one is missing."""
+    return DeckOptions.from_dconf(deck_preset(col, deck))
+
+
+def deck_fsrs(col: Col, deck: dict[str, Any]) -> FsrsConfig | None:
+    """What FSRS schedules `deck`'s cards with, or None while the collection uses SM-2
+    (`col.conf["fsrs"]`, the collection-wide switch)."""
+    if col.conf.get("fsrs") is not True:
+        return None
+    return FsrsConfig.from_dconf(
+        deck_preset(col, deck),
+        short_term_with_steps=col.conf.get("fsrsShortTermWithStepsEnabled") is True,
+    )
 
 
 def current_deck_id(col: Col, decks: DeckIndex) -> int:

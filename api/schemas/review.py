@@ -51,6 +51,11 @@ class ReviewCard(CamelModel):
     reviews: int
     lapses: int
     buttons: Buttons
+    retrievability: float | None = Field(
+        default=None,
+        description="With FSRS on: the probability (0-1) of recalling the card today, "
+        "from its memory state; null with SM-2 and for new cards.",
+    )
 
 
 class Counts(CamelModel):
@@ -110,6 +115,7 @@ class NextCardOut(CamelModel):
                 reviews=view.reps,
                 lapses=view.lapses,
                 buttons=Buttons(again=again, hard=hard, good=good, easy=easy),
+                retrievability=next_card.retrievability,
             ),
             counts=counts,
             message=next_card.message,

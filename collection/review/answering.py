@@ -12,9 +12,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Final
 
-from collection.cards import card_state, write_card_state
+from collection.cards import card_state, review_history, write_card_state
 from collection.col import Col, mark_modified
-from collection.decks import DeckIndex, deck_options
+from collection.decks import DeckIndex, deck_fsrs, deck_options
 from collection.enums import BURIED_QUEUES, CardQueue
 from collection.errors import CardChanged, CardNotStudyable
 from collection.ids import free_row_id
@@ -67,17 +67,20 @@ def answer(
     card = card_state(conn, card_id)
     _check_answerable(card, expected_reps)
     decks = DeckIndex(col)
-    options = deck_options(col, decks.by_id.get(card.did) or decks.get(DEFAULT_DECK_ID))
+    deck = decks.by_id.get(card.did) or decks.get(DEFAULT_DECK_ID)
+    fsrs = deck_fsrs(col, deck)
     when = timing(col, conn, now)
     result = answer_card(
         card,
-        options,
+        deck_options(col, deck),
         ease,
         now,
         when.days_elapsed,
         time_taken_ms,
         next_day_at=when.next_day_at,
         usn=col.usn,
+        fsrs=fsrs,
+        history=review_history(conn, card_id) if fsrs is not None else (),
     )
     revlog_id = _write_answer(conn, col, result, now=now)
     _count_today(col, decks, card, when, now=now)

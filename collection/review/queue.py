@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from collection.card_actions import restore_queues
 from collection.card_faces import CardFace, card_face
-from collection.cards import CardView, card_state, card_view
+from collection.cards import CardView, card_state, card_view, review_history
 from collection.col import Col
-from collection.decks import DeckIndex, current_deck_id, deck_options
+from collection.decks import DeckIndex, current_deck_id, deck_fsrs, deck_options
 from collection.enums import BURIED_QUEUES, CardQueue, RevlogKind
 from collection.scheduler import (
     SchedTiming,
@@ -27,6 +27,7 @@ from collection.scheduler import (
     next_states,
     sched_timing_for_collection,
 )
+from collection.scheduler.fsrs_states import current_retrievability, fsrs_next_states
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class NextCard:
     message: str
     deck_id: int
     face: CardFace | None = None  # the card rendered from its note type
+    # Under FSRS: the probability of recalling the card now (None with SM-2, new cards).
+    retrievability: float | None = None
 
 
 # --- timing and limits ---------------------------------------------------------------
@@ -214,10 +217,21 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
 
     view = card_view(conn, decks, card_id)
     state = card_state(conn, card_id)
-    card_options = deck_options(col, decks.by_id.get(state.did) or decks.get(deck_id))
-    buttons = describe_next_states(next_states(state, card_options, today), now, when.next_day_at)
+    home = decks.by_id.get(state.did) or decks.get(deck_id)
+    card_options = deck_options(col, home)
+    fsrs = deck_fsrs(col, home)
+    retrievability = None
+    if fsrs is None:
+        states = next_states(state, card_options, today)
+    else:
+        history = review_history(conn, card_id)
+        states = fsrs_next_states(
+            state, card_options, today, config=fsrs, next_day_at=when.next_day_at, history=history
+        )
+        retrievability = current_retrievability(state, fsrs, history, when.next_day_at)
+    buttons = describe_next_states(states, now, when.next_day_at)
     face = card_face(conn, col, decks, card_id)
-    return NextCard(view, buttons, counts, "", deck_id, face)
+    return NextCard(view, buttons, counts, "", deck_id, face, retrievability)
 
 
 def _why_nothing(

@@ -142,6 +142,19 @@ def card_memory(
     )
 
 
+def current_retrievability(
+    card: CardState, config: FsrsConfig, history: Sequence[ReviewEntry], next_day_at: int
+) -> float | None:
+    """The probability of recalling the card today (whole days since its last review,
+    as its intervals are counted); None for a card without a memory state."""
+    memory = card_memory(card, config, history, next_day_at)
+    last = last_review_secs(card, history)
+    if memory is None or last is None:
+        return None
+    days = max(next_day_at - last, 0) // DAY_SECS
+    return config.model.retrievability(days, memory.stability)
+
+
 @dataclass(frozen=True, slots=True)
 class _Context:
     fuzz_factor: float | None
