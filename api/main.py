@@ -35,6 +35,7 @@ from api.routes import (
     notetypes,
     packages,
     review,
+    scheduler,
     session,
     sync,
     sync_keys,
@@ -233,6 +234,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(notetypes.router)
     app.include_router(media.router)
     app.include_router(review.router)
+    app.include_router(scheduler.router)
     app.include_router(packages.router)
     app.include_router(session.router)
     app.include_router(sync_keys.router)

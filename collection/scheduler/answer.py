@@ -1,6 +1,5 @@
 """Answering a card: the new card columns and the revlog row, as Anki writes them."""
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -8,7 +7,8 @@ from collection.enums import CardQueue, CardType
 
 from ._rust import as_u32, f32, sat_u32
 from .card import CardState
-from .fsrs import MemoryState, ReviewEntry, revlog_factor, round_places
+from .card_data import card_data_json, parse_card_data, with_memory
+from .fsrs import MemoryState, ReviewEntry, revlog_factor
 from .fsrs_states import FsrsConfig, fsrs_next_states
 from .options import LEECH_ACTION_SUSPEND, DeckOptions
 from .rng import fuzz_seed, random_u32_in_range
@@ -29,13 +29,8 @@ from .states import (
 
 LEECH_TAG: Final = "leech"
 
-# The keys Anki keeps in a card's `data` JSON, in the order it writes them; anything
-# else is dropped when Anki rewrites the column.
-_CARD_DATA_KEYS: Final = ("pos", "s", "d", "dr", "decay", "lrt", "cd")
 # FSRS memory state and desired retention: cleared by an SM-2 answer.
 _FSRS_ONLY_KEYS: Final = frozenset({"s", "d", "dr"})
-# Written as Anki writes an `f32` (the shortest decimal that reads back the same).
-_F32_KEYS: Final = frozenset({"s", "d", "dr", "decay"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,54 +106,18 @@ def updated_card_data(
     answered_at: int,
     fsrs: FsrsCardData | None = None,
 ) -> str:
-    """The card's `data` JSON after an answer: Anki's keys only, in Anki's order, with
-    the last review time (`lrt`), for a card leaving the new queue `pos`, and under
-    FSRS the memory state (`s` to 4 places, `d` to 3), desired retention (`dr`, 2) and
-    decay (3); an SM-2 answer drops the memory state."""
-    try:
-        parsed = json.loads(data) if data else {}
-    except ValueError:
-        parsed = {}
-    if not isinstance(parsed, dict):
-        parsed = {}
+    """The card's `data` JSON after an answer: the last review time (`lrt`), for a card
+    leaving the new queue `pos`, and under FSRS the memory state, desired retention and
+    decay; an SM-2 answer drops the memory state (card_data.py)."""
+    parsed = parse_card_data(data)
     if original_position is not None:
         parsed["pos"] = original_position
     parsed["lrt"] = answered_at
     for key in _FSRS_ONLY_KEYS:
         parsed.pop(key, None)
     if fsrs is not None:
-        parsed["s"] = round_places(fsrs.memory.stability, 4)
-        parsed["d"] = round_places(fsrs.memory.difficulty, 3)
-        parsed["dr"] = round_places(fsrs.desired_retention, 2)
-        parsed["decay"] = round_places(fsrs.decay, 3)
-    if parsed.get("cd") in ("", "{}"):
-        del parsed["cd"]
-    items = []
-    for key in _CARD_DATA_KEYS:
-        if key not in parsed:
-            continue
-        value = parsed[key]
-        if key in _F32_KEYS and isinstance(value, float):
-            text = f32_text(value)
-        else:
-            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        items.append(f'"{key}":{text}')
-    return "{" + ",".join(items) + "}"
-
-
-def f32_text(value: float) -> str:
-    """An `f32` as Anki's JSON writes it: the shortest decimal that reads back as the
-    same `f32`, with a fraction even when whole (`10.0`)."""
-    target = f32(value)
-    text = repr(target)
-    for digits in range(1, 10):
-        candidate = f"{target:.{digits}g}"
-        if f32(float(candidate)) == target:
-            text = candidate
-            break
-    if "e" not in text and "." not in text and text not in ("inf", "-inf", "nan"):
-        text += ".0"
-    return text
+        parsed = with_memory(parsed, fsrs.memory, fsrs.desired_retention, fsrs.decay)
+    return card_data_json(parsed)
 
 
 def answer_card(

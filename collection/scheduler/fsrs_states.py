@@ -8,7 +8,6 @@ by SM-2), it is computed from the card's review log, as Anki does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from collection.enums import CardType
 
 from ._rust import as_u32, f32, round_half_away
 from .card import CardState
+from .card_data import parse_card_data
 from .fsrs import (
     AGAIN,
     DEFAULT_DESIRED_RETENTION,
@@ -95,17 +95,9 @@ def _date_ms(value: object) -> int:
     return int(day.timestamp() * 1000)
 
 
-def _card_data(card: CardState) -> dict[str, Any]:
-    try:
-        parsed = json.loads(card.data) if card.data else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 def stored_memory(card: CardState) -> MemoryState | None:
     """The memory state kept in the card's `data` (`s`, `d`), if any."""
-    data = _card_data(card)
+    data = parse_card_data(card.data)
     stability, difficulty = data.get("s"), data.get("d")
     if isinstance(stability, int | float) and isinstance(difficulty, int | float):
         return MemoryState(f32(float(stability)), f32(float(difficulty)))
@@ -115,7 +107,7 @@ def stored_memory(card: CardState) -> MemoryState | None:
 def last_review_secs(card: CardState, history: Sequence[ReviewEntry]) -> int | None:
     """When the card was last answered: `lrt` in its data, else its newest graded
     review log entry (epoch seconds)."""
-    lrt = _card_data(card).get("lrt")
+    lrt = parse_card_data(card.data).get("lrt")
     if isinstance(lrt, int) and not isinstance(lrt, bool):
         return lrt
     graded = [entry.id for entry in history if 1 <= entry.ease <= 4]
