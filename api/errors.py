@@ -49,6 +49,7 @@ from collection.errors import (
     CollectionError,
     DeckNotFound,
     DefaultDeckProtected,
+    DefaultPresetProtected,
     DuplicateDeck,
     FilteredDeck,
     InvalidDeckName,
@@ -60,6 +61,7 @@ from collection.errors import (
     NoteTypeMissing,
     NoteTypeNotFound,
     PackageTooLarge,
+    PresetNotFound,
 )
 from storage.errors import (
     CorruptDatabase,
@@ -266,6 +268,8 @@ async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
 
 _COLLECTION_STATUS: dict[type[CollectionError], int] = {
     DeckNotFound: 404,
+    PresetNotFound: 404,
+    DefaultPresetProtected: 400,
     CardNotFound: 404,
     NoteNotFound: 404,
     NoteTypeNotFound: 404,

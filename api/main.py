@@ -34,6 +34,7 @@ from api.routes import (
     notes,
     notetypes,
     packages,
+    presets,
     review,
     scheduler,
     session,
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(auth.router)
     app.include_router(me.router)
     app.include_router(decks.router)
+    app.include_router(presets.router)
     app.include_router(cards.router)
     app.include_router(notes.router)
     app.include_router(notetypes.router)

@@ -44,6 +44,22 @@ class DeckNotFound(CollectionError):
         self.deck_id = deck_id
 
 
+class PresetNotFound(CollectionError):
+    """No options preset (`dconf` entry) has this id (404)."""
+
+    code = "preset_not_found"
+
+    def __init__(self, preset_id: int) -> None:
+        super().__init__(f"There is no options preset with id {preset_id}.")
+        self.preset_id = preset_id
+
+
+class DefaultPresetProtected(CollectionError):
+    """The default options preset cannot be deleted (400)."""
+
+    code = "default_preset_protected"
+
+
 class CardNotFound(CollectionError):
     """No card has this id (404)."""
 

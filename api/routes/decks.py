@@ -19,7 +19,8 @@ from api.schemas.decks import (
     DeckRename,
     DeckStatsOut,
 )
-from collection import cards, decks, stats
+from api.schemas.presets import PresetAssign, PresetOptionsIn, PresetOptionsOut
+from collection import cards, decks, presets, stats
 
 router = APIRouter(prefix="/api/decks", tags=["decks"], responses=SIGNED_IN)
 
@@ -98,4 +99,44 @@ def deck_cards(
     """The deck's cards, oldest first, a page at a time."""
     return DeckCardsOut.of(
         collection.read(lambda conn: cards.list_deck_cards(conn, deck_id, page, per_page))
+    )
+
+
+@router.get("/{deck_id:int}/options", responses=_NOT_FOUND)
+def get_deck_options(deck_id: AnkiId, collection: CollectionDep) -> PresetOptionsOut:
+    """The options of the deck's preset (shared with the other decks using it)."""
+    return PresetOptionsOut.of(
+        collection.read(lambda conn: presets.get_deck_options(conn, deck_id))
+    )
+
+
+@router.put("/{deck_id:int}/options", responses=_NOT_FOUND)
+def update_deck_options(
+    deck_id: AnkiId, body: PresetOptionsIn, collection: CollectionDep
+) -> PresetOptionsOut:
+    """Change any of the options of the deck's preset; the others keep their values.
+    The preset is shared: every deck using it changes too, as in Anki."""
+    now = time.time()
+    return PresetOptionsOut.of(
+        collection.write(
+            lambda conn: presets.update_deck_options(conn, deck_id, body.changes(), now=now)
+        )
+    )
+
+
+@router.put(
+    "/{deck_id:int}/preset",
+    responses=errors(_404="No such deck or options preset in your collection"),
+)
+def assign_preset(
+    deck_id: AnkiId, body: PresetAssign, collection: CollectionDep
+) -> PresetOptionsOut:
+    """Give the deck (and, with `includeSubdecks`, its subdecks) an options preset."""
+    now = time.time()
+    return PresetOptionsOut.of(
+        collection.write(
+            lambda conn: presets.assign_preset(
+                conn, deck_id, body.preset_id, include_subdecks=body.include_subdecks, now=now
+            )
+        )
     )
