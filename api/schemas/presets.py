@@ -82,6 +82,14 @@ class PresetOptionsIn(CamelIn):
         | None
     ) = None
 
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out means "keep"; an explicit null is not an option value.
+        if value is None:
+            raise ValueError("must not be null (leave the option out to keep it)")
+        return value
+
     @field_validator("fsrs_params")
     @classmethod
     def _params_anki_accepts(cls, value: list[float] | None) -> list[float] | None:

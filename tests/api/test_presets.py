@@ -100,6 +100,8 @@ def test_partial_updates_change_only_what_is_given(rig: Rig, alice: dict[str, st
         ("newCardOrder", "shuffled"),
         ("leechThreshold", 0),
         ("buryNew", "yes"),
+        ("leechAction", None),
+        ("name", None),
     ],
 )
 def test_values_anki_would_not_take_are_refused_field_by_field(

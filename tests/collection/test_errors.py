@@ -12,6 +12,7 @@ from collection.errors import (
     CollectionError,
     DeckNotFound,
     DefaultDeckProtected,
+    DefaultPresetProtected,
     DuplicateDeck,
     FilteredDeck,
     InvalidDeckName,
@@ -24,6 +25,7 @@ from collection.errors import (
     NoteTypeMissing,
     NoteTypeNotFound,
     PackageTooLarge,
+    PresetNotFound,
 )
 
 EXAMPLES = [
@@ -44,6 +46,8 @@ EXAMPLES = [
     NotAPackage("This file is not an Anki package."),
     PackageTooLarge("The package unpacks to more than 256 MiB."),
     MalformedPackage("The collection inside fails SQLite's quick_check."),
+    PresetNotFound(9),
+    DefaultPresetProtected("The default options preset cannot be deleted."),
 ]
 
 
