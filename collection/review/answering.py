@@ -23,6 +23,7 @@ from collection.scheduler import (
     LEECH_TAG,
     AnswerResult,
     CardState,
+    DeckOptions,
     SchedTiming,
     answer_card,
 )
@@ -68,11 +69,12 @@ def answer(
     _check_answerable(card, expected_reps)
     decks = DeckIndex(col)
     deck = decks.by_id.get(card.did) or decks.get(DEFAULT_DECK_ID)
+    options = deck_options(col, deck)
     fsrs = deck_fsrs(col, deck)
     when = timing(col, conn, now)
     result = answer_card(
         card,
-        deck_options(col, deck),
+        options,
         ease,
         now,
         when.days_elapsed,
@@ -83,6 +85,7 @@ def answer(
         history=review_history(conn, card_id) if fsrs is not None else (),
     )
     revlog_id = _write_answer(conn, col, result, now=now)
+    _bury_siblings(conn, col, card, options, now=now)
     _count_today(col, decks, card, when, now=now)
     if idempotency_key is not None:
         _remember(col, idempotency_key, card_id, revlog_id)
@@ -133,6 +136,37 @@ def _write_answer(conn: sqlite3.Connection, col: Col, result: AnswerResult, *, n
     if result.leech:
         _tag_leech(conn, col, result.card.nid, now=now)
     return int(revlog["id"])
+
+
+def _bury_siblings(
+    conn: sqlite3.Connection, col: Col, card: CardState, options: DeckOptions, *, now: float
+) -> None:
+    """Bury the answered card's siblings until tomorrow, as the preset asks, whatever
+    their due date, as Anki does: new siblings after any answer, review siblings unless
+    a new card was answered, interday learning siblings only after a (re)learning card
+    (Anki gathers learning cards first, then reviews, then new ones)."""
+    answered = card.queue
+    queues = [
+        queue
+        for queue, bury in (
+            (CardQueue.NEW, options.bury_new),
+            (CardQueue.REVIEW, options.bury_reviews and answered != CardQueue.NEW),
+            (
+                CardQueue.DAY_LEARN,
+                options.bury_interday_learning
+                and answered not in (CardQueue.NEW, CardQueue.REVIEW),
+            ),
+        )
+        if bury
+    ]
+    if not queues:
+        return
+    marks = ", ".join("?" * len(queues))
+    conn.execute(
+        f"update cards set queue = ?, mod = ?, usn = ? where nid = ? and id != ?"
+        f" and queue in ({marks})",
+        (CardQueue.SCHED_BURIED, int(now), col.usn, card.nid, card.id, *queues),
+    )
 
 
 def _tag_leech(conn: sqlite3.Connection, col: Col, note_id: int, *, now: float) -> None:
