@@ -228,7 +228,7 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
         states = fsrs_next_states(
             state, card_options, today, config=fsrs, next_day_at=when.next_day_at, history=history
         )
-        retrievability = current_retrievability(state, fsrs, history, when.next_day_at)
+        retrievability = current_retrievability(state, fsrs, states, history, when.next_day_at)
     buttons = describe_next_states(states, now, when.next_day_at)
     face = card_face(conn, col, decks, card_id)
     return NextCard(view, buttons, counts, "", deck_id, face, retrievability)

@@ -48,6 +48,7 @@ from .states import (
     SchedulingStates,
     current_state,
     leech_threshold_met,
+    memory_of,
 )
 from .steps import DAY_SECS, LearningSteps
 
@@ -135,11 +136,16 @@ def card_memory(
 
 
 def current_retrievability(
-    card: CardState, config: FsrsConfig, history: Sequence[ReviewEntry], next_day_at: int
+    card: CardState,
+    config: FsrsConfig,
+    states: SchedulingStates,
+    history: Sequence[ReviewEntry],
+    next_day_at: int,
 ) -> float | None:
     """The probability of recalling the card today (whole days since its last review,
-    as its intervals are counted); None for a card without a memory state."""
-    memory = card_memory(card, config, history, next_day_at)
+    as its intervals are counted), from the memory state `fsrs_next_states` gave its
+    current state; None for a card without one."""
+    memory = memory_of(states.current)
     last = last_review_secs(card, history)
     if memory is None or last is None:
         return None

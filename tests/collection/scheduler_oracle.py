@@ -281,6 +281,24 @@ def _timings(request: dict[str, Any], directory: str) -> dict[str, Any]:
     return {"results": results}
 
 
+def _fsrs_collection(directory: str, name: str) -> Any:
+    """A fresh collection with FSRS on and the load balancer off."""
+    from anki.collection import Collection
+
+    col = Collection(os.path.join(directory, name))
+    col.load_balancer_enabled = False
+    col.set_config("fsrs", True)
+    return col
+
+
+def _new_card(col: Any, deck_id: int, front: str) -> int:
+    """A new Basic note in the deck; its card's id."""
+    note = col.new_note(col.models.by_name("Basic"))
+    note["Front"] = front
+    col.add_note(note, deck_id)
+    return int(note.card_ids()[0])
+
+
 def _current_memory(states: Any) -> Any:
     """The memory state Anki holds for the card before the answer (None: none)."""
     current = getattr(states.current.normal, states.current.normal.WhichOneof("kind"))
@@ -290,12 +308,8 @@ def _current_memory(states: Any) -> Any:
 
 
 def _fsrs_states(request: dict[str, Any], directory: str) -> dict[str, Any]:
-    from anki.collection import Collection
-
-    col = Collection(os.path.join(directory, "fsrs.anki2"))
+    col = _fsrs_collection(directory, "fsrs.anki2")
     try:
-        col.load_balancer_enabled = False
-        col.set_config("fsrs", True)
         results = []
         for index, case in enumerate(request["cases"]):
             conf_id = col.decks.add_config_returning_id(f"fsrs {index}")
@@ -308,10 +322,7 @@ def _fsrs_states(request: dict[str, Any], directory: str) -> dict[str, Any]:
             deck = col.decks.get(did)
             deck["conf"] = conf_id
             col.decks.save(deck)
-            note = col.new_note(col.models.by_name("Basic"))
-            note["Front"] = f"front {index}"
-            col.add_note(note, did)
-            card = note.cards()[0]
+            card = col.get_card(_new_card(col, did, f"front {index}"))
             if case["memory"] is not None:
                 days = case["days"]
                 card.type = card.queue = 2
@@ -351,18 +362,11 @@ def _fsrs_states(request: dict[str, Any], directory: str) -> dict[str, Any]:
 
 
 def _fsrs_history(request: dict[str, Any], directory: str) -> dict[str, Any]:
-    from anki.collection import Collection
-
-    col = Collection(os.path.join(directory, "history.anki2"))
+    col = _fsrs_collection(directory, "history.anki2")
     try:
-        col.load_balancer_enabled = False
-        col.set_config("fsrs", True)
         results = []
         for index, case in enumerate(request["cases"]):
-            note = col.new_note(col.models.by_name("Basic"))
-            note["Front"] = f"history {index}"
-            col.add_note(note, 1)
-            cid = note.card_ids()[0]
+            cid = _new_card(col, 1, f"history {index}")
             card = case["card"]
             queue = {0: 0, 1: 1, 2: 2, 3: 1}[card["type"]]
             due = col.sched.today if card["type"] == 2 else int(time.time())
