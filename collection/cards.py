@@ -28,6 +28,7 @@ from collection.fields import (
     split_fields,
 )
 from collection.notes import insert_new_card, insert_note, take_new_positions, write_note_fields
+from collection.positions import position_in_deck
 from collection.render import card_ordinals, question_text
 from collection.scheduler.card import CARD_STATE_COLUMNS, CardState
 from collection.scheduler.fsrs import ReviewEntry
@@ -273,7 +274,7 @@ def add_card(
     model = _basic_model(col)
     fields = [front, back] + [""] * (len(model["flds"]) - 2)
     note_id = insert_note(conn, col, model, fields, [], now=now)
-    position = take_new_positions(col)
+    position = position_in_deck(col, deck, take_new_positions(col))
     ordinals = card_ordinals(model, fields) or [0]
     card_ids = [
         insert_new_card(conn, note_id, o, deck_id, position, usn=col.usn, now=now) for o in ordinals

@@ -30,6 +30,7 @@ from collection.fields import (
     split_fields,
 )
 from collection.ids import guid64, next_row_id
+from collection.positions import position_in_deck
 from collection.render import card_ordinals, missing_card_reason
 from collection.schema import DEFAULT_DECK_ID
 
@@ -221,7 +222,8 @@ def add_note(
     position = take_new_positions(col)
     for ord_ in ordinals:
         target = _template_deck(decks, notetype, ord_) or deck_id
-        insert_new_card(conn, note_id, ord_, target, position, usn=col.usn, now=now)
+        due = position_in_deck(col, decks.by_id[target], position)
+        insert_new_card(conn, note_id, ord_, target, due, usn=col.usn, now=now)
     col.save(now=now)
     mark_modified(conn, now=now)
     return _note_view(conn, col, note_id)
@@ -354,7 +356,9 @@ def _add_missing_cards(
     of its first card (its home deck if lent to a filtered one), at the position of a
     new card it has, else at the next new position, as Anki's card generation does."""
     existing = conn.execute(
-        "select ord, did, odid, type, due from cards where nid = ? order by ord, id", (note_id,)
+        "select ord, did, odid, type, case when odid != 0 then odue else due end from cards"
+        " where nid = ? order by ord, id",
+        (note_id,),
     ).fetchall()
     have = {int(r[0]) for r in existing}
     missing = [o for o in card_ordinals(dict(notetype), fields) if o not in have]
@@ -369,18 +373,14 @@ def _add_missing_cards(
         home = DEFAULT_DECK_ID
     new_due = next((int(r[4]) for r in existing if int(r[3]) == CardType.NEW), None)
     position = take_new_positions(col) if new_due is None else new_due
-    return [
-        insert_new_card(
-            conn,
-            note_id,
-            o,
-            _template_deck(decks, notetype, o) or home,
-            position,
-            usn=col.usn,
-            now=now,
+    added: list[int] = []
+    for o in missing:
+        target = _template_deck(decks, notetype, o) or home
+        due = (
+            new_due if new_due is not None else position_in_deck(col, decks.by_id[target], position)
         )
-        for o in missing
-    ]
+        added.append(insert_new_card(conn, note_id, o, target, due, usn=col.usn, now=now))
+    return added
 
 
 def delete_note(conn: sqlite3.Connection, note_id: int, *, now: float) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Final
 from collection.col import Col, mark_modified, mark_schema_modified
 from collection.decks import DeckIndex
 from collection.errors import DefaultPresetProtected, FilteredDeck, PresetNotFound
+from collection.positions import insert_orders, resort_changed_decks
 from collection.scheduler.fsrs import preset_params
 from collection.schema import DEFAULT_DCONF_ID, default_deck_config
 
@@ -212,9 +213,12 @@ def update_preset(
         raise ValueError(f"unknown options: {', '.join(sorted(unknown))}")
     col = Col(conn)
     dconf = _preset(col, preset_id)
+    decks = DeckIndex(col)
+    before = insert_orders(col, decks)
     _apply(dconf, changes)
     _stamp(col, dconf, now=now)
     col.mark_changed("dconf")
+    resort_changed_decks(conn, col, before, insert_orders(col, decks), now=now)
     _saved(conn, col, now=now)
     return get_preset(conn, preset_id)
 
@@ -250,12 +254,14 @@ def delete_preset(conn: sqlite3.Connection, preset_id: int, *, now: float) -> No
     col = Col(conn)
     _preset(col, preset_id)
     decks = DeckIndex(col)
+    before = insert_orders(col, decks)
     for deck_id in _decks_using(decks, preset_id):
         deck = decks.by_id[deck_id]
         deck["conf"] = DEFAULT_DCONF_ID
         _stamp(col, deck, now=now)
     del col.dconf[str(preset_id)]
     col.mark_changed("dconf", "decks")
+    resort_changed_decks(conn, col, before, insert_orders(col, decks), now=now)
     col.save(now=now)
     mark_schema_modified(conn, now=now)
 
@@ -274,6 +280,7 @@ def assign_preset(
     decks = DeckIndex(col)
     deck_preset_id(col, decks, deck_id)  # a normal deck that exists
     targets = decks.subtree(deck_id) if include_subdecks else [deck_id]
+    before = insert_orders(col, decks)
     for target in targets:
         deck = decks.by_id.get(target)
         if deck is None or deck.get("dyn"):
@@ -281,6 +288,7 @@ def assign_preset(
         deck["conf"] = preset_id
         _stamp(col, deck, now=now)
     col.mark_changed("decks")
+    resort_changed_decks(conn, col, before, insert_orders(col, decks), now=now)
     _saved(conn, col, now=now)
     return get_preset(conn, preset_id)
 
