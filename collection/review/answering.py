@@ -18,6 +18,7 @@ from collection.decks import DeckIndex, deck_fsrs, deck_options
 from collection.enums import BURIED_QUEUES, CardQueue
 from collection.errors import CardChanged, CardNotStudyable
 from collection.ids import free_row_id
+from collection.review.balance import load_balancer
 from collection.review.queue import timing
 from collection.scheduler import (
     LEECH_TAG,
@@ -83,6 +84,7 @@ def answer(
         usn=col.usn,
         fsrs=fsrs,
         history=review_history(conn, card_id) if fsrs is not None else (),
+        balancer=load_balancer(conn, col, decks, card, when),
     )
     revlog_id = _write_answer(conn, col, result, now=now)
     _bury_siblings(conn, col, card, options, now=now)

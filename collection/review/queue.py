@@ -19,8 +19,11 @@ from collection.cards import CardView, card_state, card_view, review_history
 from collection.col import Col
 from collection.decks import DeckIndex, current_deck_id, deck_fsrs, deck_options
 from collection.enums import BURIED_QUEUES, CardQueue, RevlogKind
+from collection.review.balance import load_balancer
 from collection.scheduler import (
+    CardState,
     SchedTiming,
+    SchedulingStates,
     describe_next_states,
     learn_ahead_cutoff,
     learn_ahead_secs,
@@ -28,6 +31,7 @@ from collection.scheduler import (
     sched_timing_for_collection,
 )
 from collection.scheduler.fsrs_states import current_retrievability, fsrs_next_states
+from collection.schema import DEFAULT_DECK_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,21 +221,43 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
 
     view = card_view(conn, decks, card_id)
     state = card_state(conn, card_id)
-    home = decks.by_id.get(state.did) or decks.get(deck_id)
-    card_options = deck_options(col, home)
-    fsrs = deck_fsrs(col, home)
-    retrievability = None
-    if fsrs is None:
-        states = next_states(state, card_options, today)
-    else:
-        history = review_history(conn, card_id)
-        states = fsrs_next_states(
-            state, card_options, today, config=fsrs, next_day_at=when.next_day_at, history=history
-        )
-        retrievability = current_retrievability(state, fsrs, states, history, when.next_day_at)
+    states, retrievability = scheduling_states(conn, col, decks, state, when, deck_id=deck_id)
     buttons = describe_next_states(states, now, when.next_day_at)
     face = card_face(conn, col, decks, card_id)
     return NextCard(view, buttons, counts, "", deck_id, face, retrievability)
+
+
+def scheduling_states(
+    conn: sqlite3.Connection,
+    col: Col,
+    decks: DeckIndex,
+    state: CardState,
+    when: SchedTiming,
+    *,
+    deck_id: int = DEFAULT_DECK_ID,
+) -> tuple[SchedulingStates, float | None]:
+    """Where each button takes the card, as Anki's reviewer shows it (SM-2 or FSRS, as
+    its preset says; load balanced), and under FSRS its retrievability now.
+
+    `deck_id` is the deck whose options apply if the card's own deck is missing.
+    """
+    home = decks.by_id.get(state.did) or decks.get(deck_id)
+    options = deck_options(col, home)
+    fsrs = deck_fsrs(col, home)
+    balancer = load_balancer(conn, col, decks, state, when)
+    if fsrs is None:
+        return next_states(state, options, when.days_elapsed, balancer=balancer), None
+    history = review_history(conn, state.id)
+    states = fsrs_next_states(
+        state,
+        options,
+        when.days_elapsed,
+        config=fsrs,
+        next_day_at=when.next_day_at,
+        history=history,
+        balancer=balancer,
+    )
+    return states, current_retrievability(state, fsrs, states, history, when.next_day_at)
 
 
 def _why_nothing(

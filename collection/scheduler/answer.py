@@ -10,6 +10,7 @@ from .card import CardState
 from .card_data import card_data_json, parse_card_data, with_memory
 from .fsrs import MemoryState, ReviewEntry, revlog_factor
 from .fsrs_states import FsrsConfig, fsrs_next_states
+from .load_balancer import LoadBalancer
 from .options import LEECH_ACTION_SUSPEND, DeckOptions
 from .rng import fuzz_seed, random_u32_in_range
 from .states import (
@@ -133,6 +134,7 @@ def answer_card(
     fuzz: bool = True,
     fsrs: FsrsConfig | None = None,
     history: tuple[ReviewEntry, ...] = (),
+    balancer: LoadBalancer | None = None,
 ) -> AnswerResult:
     """Answer `card` with button `ease` (1-4) at `now` (epoch seconds), as Anki's v3
     scheduler does: with SM-2, or with FSRS when `fsrs` is given (then `history` is the
@@ -144,13 +146,20 @@ def answer_card(
     the next rollover (see `timing.sched_timing_today`): a (re)learning delay that
     reaches past the rollover becomes an interday step (`CardQueue.DAY_LEARN`, `due` in
     days), as in Anki, whatever its length. `fuzz=False` reproduces Anki's test mode
-    (no fuzz).
+    (no fuzz). `balancer` load balances review intervals, as Anki's reviewer does.
     """
     if fsrs is None:
-        states = next_states(card, options, today, fuzz=fuzz)
+        states = next_states(card, options, today, fuzz=fuzz, balancer=balancer)
     else:
         states = fsrs_next_states(
-            card, options, today, config=fsrs, next_day_at=next_day_at, history=history, fuzz=fuzz
+            card,
+            options,
+            today,
+            config=fsrs,
+            next_day_at=next_day_at,
+            history=history,
+            fuzz=fuzz,
+            balancer=balancer,
         )
     return apply_state(
         card,

@@ -32,7 +32,8 @@ from .fsrs import (
     memory_state_from_history,
     preset_params,
 )
-from .fuzz import constrained_fuzz_bounds, with_review_fuzz
+from .fuzz import balanced_review_fuzz, constrained_fuzz_bounds
+from .load_balancer import LoadBalancer
 from .options import DeckOptions
 from .rng import fuzz_factor, fuzz_seed
 from .states import (
@@ -164,10 +165,13 @@ class _Context:
     next: NextStates
     allow_short_term: bool
     short_term_with_steps: bool
+    balancer: LoadBalancer | None
 
     def fuzz(self, interval: float, minimum: int) -> int:
         maximum = max(self.maximum_interval, 1)
-        return with_review_fuzz(self.fuzz_factor, interval, min(max(minimum, 1), maximum), maximum)
+        return balanced_review_fuzz(
+            self.fuzz_factor, self.balancer, interval, min(max(minimum, 1), maximum), maximum
+        )
 
     def fuzz_rounded(self, interval: float, minimum: int = 1) -> int:
         """An FSRS interval rounded to whole days (at least one), then fuzzed."""
@@ -196,8 +200,10 @@ def fsrs_next_states(
     next_day_at: int,
     history: Sequence[ReviewEntry] = (),
     fuzz: bool = True,
+    balancer: LoadBalancer | None = None,
 ) -> SchedulingStates:
     """Where each button takes the card with FSRS on (Anki's `get_scheduling_states`).
+    With a `balancer` (and fuzz) intervals up to 90 days are load balanced.
 
     `history` is the card's review log, oldest first: read only when the card has no
     memory state stored, or no last review time.
@@ -217,6 +223,7 @@ def fsrs_next_states(
         next=config.model.next_states(memory, config.desired_retention, days_elapsed),
         allow_short_term=config.model.short_term,
         short_term_with_steps=config.short_term_with_steps,
+        balancer=balancer,
     )
     current = _with_memory(current_state(card, options, today), memory)
     if isinstance(current, NewState):

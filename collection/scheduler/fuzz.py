@@ -7,10 +7,15 @@ that range is decided by a fuzz factor in `[0, 1)` seeded from the card id and i
 review count (see `rng.py`), so it is the same every time the card is shown.
 """
 
+from __future__ import annotations
+
 import math
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._rust import as_u32, f32, round_half_away
+
+if TYPE_CHECKING:
+    from .load_balancer import LoadBalancer
 
 # (start, end, factor) in days, as f32 like Anki's table.
 _FUZZ_RANGES: Final = (
@@ -64,3 +69,19 @@ def with_review_fuzz(fuzz_factor: float | None, interval: float, minimum: int, m
         return min(max(as_u32(round_half_away(f32(interval))), minimum), maximum)
     lower, upper = constrained_fuzz_bounds(interval, minimum, maximum)
     return as_u32(math.floor(f32(float(lower) + f32(fuzz_factor * float(1 + upper - lower)))))
+
+
+def balanced_review_fuzz(
+    fuzz_factor: float | None,
+    balancer: LoadBalancer | None,
+    interval: float,
+    minimum: int,
+    maximum: int,
+) -> int:
+    """Anki's `StateContext::with_review_fuzz`: the load balancer's day when it has one
+    (only with fuzz on), else the plain fuzzed interval."""
+    if balancer is not None and fuzz_factor is not None:
+        balanced = balancer.find_interval(interval, minimum, maximum)
+        if balanced is not None:
+            return balanced
+    return with_review_fuzz(fuzz_factor, interval, minimum, maximum)

@@ -66,6 +66,11 @@ def _first_block(seed: int) -> list[int]:
     return [(a + b) & _M32 for a, b in zip(state, initial, strict=True)]
 
 
+def first_u32(seed: int) -> int:
+    """`StdRng::seed_from_u64(seed).next_u32()`: the first word the generator gives."""
+    return _first_block(seed)[0]
+
+
 def fuzz_factor(seed: int) -> float:
     """`StdRng::seed_from_u64(seed).random_range(0.0f32..1.0)`: 23 random mantissa bits."""
     return (_first_block(seed)[0] >> 9) * 2.0**-23

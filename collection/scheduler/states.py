@@ -13,7 +13,8 @@ from collection.enums import CardType, RevlogKind
 from ._rust import as_u32, f32, round_half_away
 from .card import CardState
 from .fsrs import MemoryState
-from .fuzz import with_review_fuzz
+from .fuzz import balanced_review_fuzz
+from .load_balancer import LoadBalancer
 from .options import DeckOptions
 from .rng import fuzz_factor, fuzz_seed
 from .steps import DAY_SECS, LearningSteps
@@ -151,7 +152,7 @@ def leech_threshold_met(lapses: int, threshold: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    """Anki's `StateContext`, for SM-2 without load balancing."""
+    """Anki's `StateContext`, for SM-2."""
 
     fuzz_factor: float | None
     steps: LearningSteps
@@ -166,11 +167,15 @@ class _Context:
     leech_threshold: int
     lapse_multiplier: float
     minimum_lapse_interval: int
+    balancer: LoadBalancer | None
 
     @classmethod
-    def build(cls, options: DeckOptions, fuzz: float | None) -> "_Context":
+    def build(
+        cls, options: DeckOptions, fuzz: float | None, balancer: LoadBalancer | None = None
+    ) -> "_Context":
         return cls(
             fuzz_factor=fuzz,
+            balancer=balancer,
             steps=LearningSteps(options.learn_steps),
             relearn_steps=LearningSteps(options.relearn_steps),
             graduating_ivl=max(options.graduating_ivl, 0),
@@ -190,7 +195,7 @@ class _Context:
         return min(max(minimum, 1), maximum), maximum
 
     def review_fuzz(self, interval: float, minimum: int, maximum: int) -> int:
-        return with_review_fuzz(self.fuzz_factor, interval, minimum, maximum)
+        return balanced_review_fuzz(self.fuzz_factor, self.balancer, interval, minimum, maximum)
 
     def constrain_passing_interval(self, interval: float, minimum: int) -> int:
         interval = f32(interval * self.interval_multiplier)
@@ -240,18 +245,24 @@ def current_state(card: CardState, options: DeckOptions, today: int) -> Scheduli
 
 
 def next_states(
-    card: CardState, options: DeckOptions, today: int, *, fuzz: bool = True
+    card: CardState,
+    options: DeckOptions,
+    today: int,
+    *,
+    fuzz: bool = True,
+    balancer: LoadBalancer | None = None,
 ) -> SchedulingStates:
     """Where each of the four buttons would take the card (Anki's `get_scheduling_states`).
 
     With `fuzz` (as in Anki) review intervals are fuzzed with Anki's own seed
     (card id + reps), so they match Anki's exactly; without it they are just rounded,
-    as in Anki's test mode.
+    as in Anki's test mode. With a `balancer` (and fuzz) intervals up to 90 days are
+    load balanced, as in Anki's reviewer.
     """
     if card.odid:
         raise ValueError("cards in filtered decks are not supported")
     factor = fuzz_factor(fuzz_seed(card.id, card.reps)) if fuzz else None
-    ctx = _Context.build(options, factor)
+    ctx = _Context.build(options, factor, balancer)
     current = current_state(card, options, today)
     if isinstance(current, NewState):
         # A new card is answered like a learning card that failed back to the first step.

@@ -5,7 +5,8 @@ schedule and the same memory state.
 One collection is made in Anki (FSRS switched on as the deck options screen does it)
 and copied, as the schema-11 file Javumbo stores, for Javumbo's scheduler. Each day
 both sides answer the same cards (everything due, a few new ones) with the same
-buttons (seeded), Anki through its own v3 scheduler, Javumbo through
+buttons (seeded), Anki through its own v3 scheduler with its study queues built (so its
+load balancer spreads the intervals, as in the reviewer), Javumbo through
 `collection.review.answering.answer`; then both collections age by one day (every due
 date, last-review time and review-log time moves a day back), which is how both
 schedulers see the next day come.

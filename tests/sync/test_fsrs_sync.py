@@ -43,7 +43,11 @@ def turn_fsrs_on(col: Collection) -> None:
 
 
 def answer_in_anki(col: Collection, card_id: int, ease: int) -> None:
+    """Answer as Anki's reviewer does: with the study queues built, so that intervals are
+    load-balanced against the days ahead (without queues Anki does not balance)."""
+    col._backend.get_queued_cards(fetch_limit=1, intraday_learning_only=False)
     states = col._backend.get_scheduling_states(card_id)
+    col.db.execute("update col set mod = mod")  # drops the queues: any card may be answered
     col.sched.answer_card(
         CardAnswer(
             card_id=card_id,
