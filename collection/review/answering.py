@@ -191,13 +191,13 @@ def _tag_leech(conn: sqlite3.Connection, col: Col, note_id: int, *, now: float) 
 def _count_today(
     col: Col, decks: DeckIndex, card: CardState, when: SchedTiming, *, now: float
 ) -> None:
-    """Keep the decks' `newToday`/`revToday` counters as Anki does, for Anki's sake;
+    """Keep the decks' `newToday`/`revToday` counters as Anki does (the daily limits read them);
     each deck counted is stamped (`mod`, `usn`) as Anki's `update_deck_stats` does."""
     key = (
         "newToday"
         if card.queue == CardQueue.NEW
         else "revToday"
-        if card.queue == CardQueue.REVIEW
+        if card.queue in (CardQueue.REVIEW, CardQueue.DAY_LEARN)
         else None
     )
     if key is None or card.did not in decks.by_id:

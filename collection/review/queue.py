@@ -18,8 +18,9 @@ from collection.card_faces import CardFace, card_face
 from collection.cards import CardView, card_state, card_view, review_history
 from collection.col import Col
 from collection.decks import DeckIndex, current_deck_id, deck_fsrs, deck_options
-from collection.enums import BURIED_QUEUES, CardQueue, RevlogKind
+from collection.enums import BURIED_QUEUES, CardQueue
 from collection.review.balance import load_balancer
+from collection.review.gathering import DayQueue, gather
 from collection.scheduler import (
     CardState,
     SchedTiming,
@@ -61,52 +62,8 @@ def timing(col: Col, conn: sqlite3.Connection, now: float) -> SchedTiming:
     return sched_timing_for_collection(col.crt, col.conf, now)
 
 
-def _day_start_ms(when: SchedTiming) -> int:
-    return (when.next_day_at - 86_400) * 1000
-
-
 def _marks(ids: Sequence[int]) -> str:
     return ",".join("?" * len(ids))
-
-
-def _done_today(conn: sqlite3.Connection, ids: Sequence[int], when: SchedTiming) -> tuple[int, int]:
-    """(new cards introduced, reviews done) today in these decks, from the revlog.
-
-    `cross join` makes SQLite walk today's revlog entries (a range of its primary key,
-    revlog ids being epoch milliseconds) and look each card up, instead of walking every
-    card of the decks and probing the revlog for each: a day's reviews, not the
-    collection's size.
-    """
-    new, reviews = conn.execute(
-        "select count(distinct case when r.type = ? and r.lastIvl = 0 then r.cid end),"
-        " coalesce(sum(r.type = ?), 0)"
-        f" from revlog r cross join cards c on c.id = r.cid"
-        f" where r.id >= ? and c.did in ({_marks(ids)})",
-        (RevlogKind.LEARNING, RevlogKind.REVIEW, _day_start_ms(when), *ids),
-    ).fetchone()
-    return int(new), int(reviews)
-
-
-def _first(
-    conn: sqlite3.Connection, ids: Sequence[int], queues: str, due_max: int | None
-) -> int | None:
-    """The first card by (due, id) among `queues` in these decks, one indexed probe per deck.
-
-    Probing deck by deck lets SQLite walk `ix_cards_sched` (did, queue, due) in order
-    instead of sorting every candidate, whatever the size of the collection.
-    """
-    best: tuple[int, int] | None = None
-    bound = "" if due_max is None else " and due <= ?"
-    for did in ids:
-        for queue in queues.split(","):
-            row = conn.execute(
-                f"select due, id from cards where did = ? and queue = ?{bound}"
-                " order by due, id limit 1",
-                (did, int(queue)) if due_max is None else (did, int(queue), due_max),
-            ).fetchone()
-            if row is not None and (best is None or (row[0], row[1]) < best):
-                best = (int(row[0]), int(row[1]))
-    return None if best is None else best[1]
 
 
 def _count(conn: sqlite3.Connection, ids: Sequence[int], where: str, *args: int, cap: int) -> int:
@@ -168,10 +125,13 @@ def unbury_on_new_day(conn: sqlite3.Connection, *, now: float) -> None:
 def next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> NextCard:
     """What to study now in a deck and its subdecks (default: the current deck).
 
-    Order, as Anki's v3 scheduler with default options: intraday learning cards that
-    are due, then reviews and interday learning due today (oldest first, up to the
-    deck's reviews/day), then new cards by position (up to new/day), then learning
-    cards due within the learn-ahead window (`collapseTime`).
+    Today's cards are gathered as Anki's v3 scheduler gathers them (`gathering`: the
+    daily limits of the deck and its subdecks, siblings kept out as the presets ask).
+    Order: intraday learning cards that are due, then interday learning and reviews
+    (oldest first), then new cards in gather order, then learning cards due within the
+    learn-ahead window (`collapseTime`). Anki mixes new cards in among the reviews by
+    default; here they follow them, so a day's session holds the same cards in a
+    different order.
     """
     return _next_card(Col(conn), conn, deck_id, now)
 
@@ -193,30 +153,20 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
     if deck_id is None:
         deck_id = current_deck_id(col, decks)
     ids = decks.subtree(deck_id)  # DeckNotFound for an unknown deck
-    options = deck_options(col, decks.get(deck_id))
     when = timing(col, conn, now)
-    today, now_s = when.days_elapsed, int(now)
     cutoff = learn_ahead_cutoff(now, learn_ahead_secs(col.conf))
-    new_done, reviews_done = _done_today(conn, ids, when)
-    new_left = max(options.new_per_day - new_done, 0)
-    reviews_left = max(options.rev_per_day - reviews_done, 0)
-
+    day = gather(conn, col, decks, deck_id, when)
+    learning = [card_id for due, card_id in day.learning if due <= cutoff]
     counts = QueueCounts(
-        new=_count(conn, ids, "queue = ?", CardQueue.NEW, cap=new_left),
-        learning=_count(conn, ids, "queue = ? and due <= ?", CardQueue.LEARN, cutoff, cap=10_000)
-        + _count(conn, ids, "queue = ? and due <= ?", CardQueue.DAY_LEARN, today, cap=10_000),
-        review=_count(
-            conn, ids, "queue = ? and due <= ?", CardQueue.REVIEW, today, cap=reviews_left
-        ),
+        new=len(day.new),
+        learning=len(learning) + len(day.day_learning),
+        review=len(day.reviews),
     )
-    card_id = (
-        _first(conn, ids, f"{CardQueue.LEARN}", now_s)
-        or (reviews_left and _first(conn, ids, f"{CardQueue.REVIEW},{CardQueue.DAY_LEARN}", today))
-        or (new_left and _first(conn, ids, f"{CardQueue.NEW}", None))
-        or _first(conn, ids, f"{CardQueue.LEARN}", cutoff)
-    )
-    if not card_id:
-        message = _why_nothing(conn, ids, new_left, reviews_left, today, cutoff)
+    due_now = [card_id for due, card_id in day.learning if due <= now]
+    main = sorted(day.day_learning + day.reviews)
+    card_id = next(iter([*due_now, *(c for _, c in main), *day.new, *learning]), None)
+    if card_id is None:
+        message = _why_nothing(conn, ids, day, when.days_elapsed, cutoff)
         return NextCard(None, None, counts, message, deck_id)
 
     view = card_view(conn, decks, card_id)
@@ -261,12 +211,7 @@ def scheduling_states(
 
 
 def _why_nothing(
-    conn: sqlite3.Connection,
-    ids: Sequence[int],
-    new_left: int,
-    reviews_left: int,
-    today: int,
-    cutoff: int,
+    conn: sqlite3.Connection, ids: Sequence[int], day: DayQueue, today: int, cutoff: int
 ) -> str:
     if _count(conn, ids, "1", cap=1) == 0:
         return "This deck is empty. Add cards to start studying."
@@ -274,9 +219,9 @@ def _why_nothing(
         conn, ids, "queue in (?, ?)", CardQueue.SUSPENDED, CardQueue.USER_BURIED, cap=1
     ) and not (_count(conn, ids, "queue >= 0", cap=1)):
         return "Every card in this deck is suspended or buried."
-    if new_left == 0 and _count(conn, ids, "queue = ?", CardQueue.NEW, cap=1):
+    if day.new_limit == 0 and _count(conn, ids, "queue = ?", CardQueue.NEW, cap=1):
         return "Daily limit reached: no more new cards today. Come back tomorrow."
-    if reviews_left == 0 and _count(
+    if day.review_limit == 0 and _count(
         conn, ids, "queue = ? and due <= ?", CardQueue.REVIEW, today, cap=1
     ):
         return "Daily limit reached: no more reviews today. Come back tomorrow."

@@ -26,9 +26,10 @@ import collection.col
 from collection import review, stats
 from collection.col import Col
 from collection.decks import DeckIndex, get_current_deck
-from collection.enums import CardQueue, RevlogKind
+from collection.enums import CardQueue
 from collection.review import answer, next_card, timing
-from collection.review.queue import _count, _done_today, _first
+from collection.review.gathering import gather
+from collection.review.queue import _count
 from tests.collection.conftest import NOW
 from tests.support.seed import STUDY_DECK, build_collection
 
@@ -166,23 +167,20 @@ def _has_statistics(path: Path) -> bool:
         )
 
 
-@pytest.mark.parametrize(
-    ("queues", "bounded"),
-    [
-        (str(CardQueue.LEARN), True),
-        (f"{CardQueue.REVIEW},{CardQueue.DAY_LEARN}", True),
-        ("0", False),
-    ],
-)
-def test_first_probes_the_scheduling_index_in_order(big: Path, queues: str, bounded: bool) -> None:
+def test_gathering_searches_the_scheduling_index(big: Path) -> None:
+    """Each of today's queues is read from `ix_cards_sched` (did, queue, due)."""
     with closing(_readonly(big)) as conn:
-        ids = _study_ids(conn)
-        plans = _plans(conn, lambda: _first(conn, ids, queues, 400 if bounded else None))
-    for plan in plans.values():
-        assert len(plan) == 1, plan  # no temporary B-tree for the ORDER BY
-        assert plan[0].startswith(
-            "SEARCH cards USING COVERING INDEX ix_cards_sched (did=? AND queue=?"
-        ), plan
+        col = Col(conn)
+        decks = DeckIndex(col)
+        deck = decks.find(STUDY_DECK)
+        assert deck is not None
+        plans = _plans(conn, lambda: gather(conn, col, decks, deck, timing(col, conn, NOW)))
+    card_plans = [plan for sql, plan in plans.items() if " from cards " in sql]
+    assert len(card_plans) >= 3  # learning, interday learning, reviews (new: if room is left)
+    for plan in card_plans:
+        assert plan[0].startswith("SEARCH cards USING INDEX ix_cards_sched (did=? AND queue=?"), (
+            plan
+        )
 
 
 @pytest.mark.parametrize(
@@ -206,46 +204,9 @@ def test_count_searches_the_scheduling_index(big: Path, where: str, args: tuple[
         _assert_no_table_scans({"count": plan})
 
 
-def test_done_today_walks_todays_revlog_not_the_decks(big: Path) -> None:
-    with closing(_readonly(big)) as conn:
-        ids = _study_ids(conn)
-        when = timing(Col(conn), conn, NOW)
-        plans = _plans(conn, lambda: _done_today(conn, ids, when))
-    (plan,) = plans.values()
-    searches = [line for line in plan if line.startswith("SEARCH")]
-    assert searches[0].startswith("SEARCH r USING INTEGER PRIMARY KEY (rowid>?)"), plan
-    assert searches[1].startswith("SEARCH c USING INTEGER PRIMARY KEY (rowid=?)"), plan
-
-
 # --- the faster queries answer exactly what the plain ones did -------------------------
 
-_OLD_DONE_TODAY = (
-    "select count(distinct case when r.type = ? and r.lastIvl = 0 then r.cid end),"
-    " coalesce(sum(r.type = ?), 0) from revlog r join cards c on c.id = r.cid"
-    " where r.id >= ? and c.did in ({marks})"
-)
 _OLD_ANY_BURIED = "select 1 from cards where queue in (?, ?) limit 1"
-
-
-def test_done_today_counts_as_the_plain_join(big: Path) -> None:
-    with closing(sqlite3.connect(big)) as conn:
-        # Today's answers in several decks, new cards introduced among them.
-        for deck_id in (None, *_study_ids(conn)):
-            for _ in range(3):
-                shown = next_card(conn, deck_id, now=NOW).card
-                if shown is not None:
-                    answer(conn, shown.card_id, 1, 1000, now=NOW)
-        decks = DeckIndex(Col(conn))
-        when = timing(Col(conn), conn, NOW)
-        for deck_id in decks.by_id:
-            ids = decks.subtree(deck_id)
-            old = conn.execute(
-                _OLD_DONE_TODAY.format(marks=",".join("?" * len(ids))),
-                (RevlogKind.LEARNING, RevlogKind.REVIEW, (when.next_day_at - 86_400) * 1000, *ids),
-            ).fetchone()
-            assert _done_today(conn, ids, when) == (int(old[0]), int(old[1]))
-        assert _done_today(conn, _study_ids(conn), when)[1] > 0
-        conn.rollback()
 
 
 @pytest.mark.parametrize("queue", [None, CardQueue.SCHED_BURIED, CardQueue.USER_BURIED])

@@ -1,0 +1,323 @@
+"""Which cards a deck offers today (Anki's v3 `queue/builder`): the daily limits of the
+deck and each of its subdecks, and siblings kept out of the day's queue as their
+presets' bury options ask.
+
+Limits (Anki's `decks/limits.rs`): each deck's remaining reviews are its reviews/day
+(or the deck's own limit, or today's override) less the reviews and, unless the
+collection lets new cards ignore the review limit, the new cards studied today (the
+deck's `revToday`/`newToday` counters, as every Anki client keeps them); its remaining
+new cards are its new/day less the new cards studied today, capped to its remaining
+reviews in the same case. A subdeck never gets more than its parent, and taking a card
+uses up one of its deck's and every parent's. Studying a subdeck applies its parents'
+limits too only when the collection asks (`applyAllParentLimits`).
+
+Gathering (Anki's `gathering.rs`): intraday learning cards (no limit), then interday
+learning and reviews due today, oldest first, within the review limit, then new cards
+within the new limit, deck by deck in name order (the default "deck" gather order) or
+by position across decks. A card whose note already gave a card to today's queue stays
+out when that card's preset buries siblings of its kind; it uses up no limit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from collection.col import Col
+from collection.decks import SEPARATOR, DeckIndex, deck_preset
+from collection.enums import CardQueue
+from collection.scheduler import DeckOptions, SchedTiming
+
+# Without a preset (a filtered deck) nothing is limited, as in Anki.
+UNLIMITED = 9999
+IGNORE_REVIEW_LIMIT_CONF_KEY = "newCardsIgnoreReviewLimit"
+ALL_PARENT_LIMITS_CONF_KEY = "applyAllParentLimits"
+
+# `newGatherPriority` values (Anki's NewCardGatherPriority) this server follows; the
+# random ones fall back to the deck order.
+GATHER_LOWEST_POSITION = 1
+GATHER_HIGHEST_POSITION = 2
+
+
+@dataclass(slots=True)
+class Remaining:
+    review: int
+    new: int
+    cap_new_to_review: bool
+
+    def take(self, review: bool) -> None:
+        if review:
+            self.review = max(self.review - 1, 0)
+            if self.cap_new_to_review:
+                self.new = min(self.new, self.review)
+        else:
+            self.new = max(self.new - 1, 0)
+
+    def left(self, review: bool) -> int:
+        return self.review if review else self.new
+
+
+@dataclass(frozen=True, slots=True)
+class BuryMode:
+    new: bool = False
+    reviews: bool = False
+    interday_learning: bool = False
+
+    def __or__(self, other: BuryMode) -> BuryMode:
+        return BuryMode(
+            self.new or other.new,
+            self.reviews or other.reviews,
+            self.interday_learning or other.interday_learning,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DayQueue:
+    """Today's cards of a deck: each list in the order it is studied, and the deck's
+    remaining limits before any was gathered."""
+
+    learning: list[tuple[int, int]]  # (due second, card id): every intraday learning card
+    day_learning: list[tuple[int, int]]  # (due day, card id)
+    reviews: list[tuple[int, int]]  # (due day, card id)
+    new: list[int]
+    new_limit: int
+    review_limit: int
+
+
+def _day_count(deck: dict[str, Any], key: str, today: int) -> int:
+    value = deck.get(key)
+    if isinstance(value, list) and len(value) >= 2 and value[0] == today:
+        return int(value[1])
+    return 0
+
+
+def _deck_limit(deck: dict[str, Any], key: str, today: int) -> int | None:
+    """The deck's own limit (`newLimit`/`reviewLimit`), or today's override of it."""
+    override = deck.get(f"{key}Today")
+    if isinstance(override, dict) and override.get("today") == today:
+        limit = override.get("limit")
+        if isinstance(limit, int):
+            return limit
+    limit = deck.get(key)
+    return limit if isinstance(limit, int) else None
+
+
+def _remaining(col: Col, deck: dict[str, Any], today: int) -> Remaining:
+    if deck.get("dyn"):
+        return Remaining(UNLIMITED, UNLIMITED, cap_new_to_review=False)
+    options = DeckOptions.from_dconf(deck_preset(col, deck))
+    ignore = col.conf.get(IGNORE_REVIEW_LIMIT_CONF_KEY) is True
+    review_limit = _deck_limit(deck, "reviewLimit", today)
+    new_limit = _deck_limit(deck, "newLimit", today)
+    review = (options.rev_per_day if review_limit is None else review_limit) - _day_count(
+        deck, "revToday", today
+    )
+    new = (options.new_per_day if new_limit is None else new_limit) - _day_count(
+        deck, "newToday", today
+    )
+    if not ignore:
+        review -= _day_count(deck, "newToday", today)
+        new = min(new, review)
+    return Remaining(max(review, 0), max(new, 0), cap_new_to_review=not ignore)
+
+
+@dataclass
+class LimitTree:
+    """The remaining limits of a deck and its subdecks (Anki's `LimitTreeMap`)."""
+
+    parent: dict[int, int | None]
+    remaining: dict[int, Remaining]
+    children: dict[int, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, col: Col, decks: DeckIndex, root: int, today: int) -> LimitTree:
+        tree = cls(parent={root: None}, remaining={root: _remaining(col, decks.get(root), today)})
+        if col.conf.get(ALL_PARENT_LIMITS_CONF_KEY) is True:
+            name = str(decks.get(root)["name"])
+            parts = name.split(SEPARATOR)
+            for depth in range(1, len(parts)):
+                ancestor = decks.find(SEPARATOR.join(parts[:depth]))
+                if ancestor is not None:
+                    tree._cap(root, _remaining(col, decks.get(ancestor), today))
+        for deck_id in decks.descendants(root):  # sorted by name: parents first
+            name = str(decks.get(deck_id)["name"])
+            parent = decks.first_existing_parent(name)
+            parent = parent if parent in tree.remaining else root
+            limits = _remaining(col, decks.get(deck_id), today)
+            tree.parent[deck_id] = parent
+            tree.remaining[deck_id] = limits
+            tree.children.setdefault(parent, []).append(deck_id)
+            tree._cap(deck_id, tree.remaining[parent])
+        return tree
+
+    def _cap(self, deck_id: int, limits: Remaining) -> None:
+        mine = self.remaining[deck_id]
+        mine.review = min(mine.review, limits.review)
+        mine.new = min(mine.new, limits.new)
+
+    def _cap_below(self, deck_id: int, limits: Remaining) -> None:
+        self._cap(deck_id, limits)
+        for child in self.children.get(deck_id, []):
+            self._cap_below(child, limits)
+
+    def root_left(self, root: int, review: bool) -> int:
+        return self.remaining[root].left(review)
+
+    def left(self, deck_id: int, review: bool) -> int:
+        limits = self.remaining.get(deck_id)
+        return 0 if limits is None else limits.left(review)
+
+    def take(self, deck_id: int, review: bool) -> None:
+        node: int | None = deck_id
+        while node is not None:
+            limits = self.remaining[node]
+            before = (limits.review, limits.new)
+            limits.take(review)
+            if (before[0] > 0 and limits.review == 0) or (before[1] > 0 and limits.new == 0):
+                self._cap_below(node, limits)
+            node = self.parent[node]
+
+
+class _Burying:
+    """Notes that already gave a card to today's queue, with their presets' bury modes."""
+
+    def __init__(self, col: Col, decks: DeckIndex) -> None:
+        self.col = col
+        self.decks = decks
+        self.seen: dict[int, BuryMode] = {}
+        self.modes: dict[int, BuryMode] = {}
+
+    def _mode(self, deck_id: int) -> BuryMode:
+        if deck_id not in self.modes:
+            deck = self.decks.by_id.get(deck_id)
+            if deck is None or deck.get("dyn"):
+                self.modes[deck_id] = BuryMode()
+            else:
+                options = DeckOptions.from_dconf(deck_preset(self.col, deck))
+                self.modes[deck_id] = BuryMode(
+                    options.bury_new, options.bury_reviews, options.bury_interday_learning
+                )
+        return self.modes[deck_id]
+
+    def previous(self, note_id: int, home_deck: int) -> BuryMode | None:
+        """The note's bury mode before this card (None: its first card today)."""
+        before = self.seen.get(note_id)
+        mode = self._mode(home_deck)
+        self.seen[note_id] = mode if before is None else before | mode
+        return before
+
+
+def _marks(ids: Sequence[int]) -> str:
+    return ",".join("?" * len(ids))
+
+
+def _rows(conn: sqlite3.Connection, sql: str, args: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    yield from conn.execute(sql, tuple(args))
+
+
+def gather(
+    conn: sqlite3.Connection, col: Col, decks: DeckIndex, root: int, when: SchedTiming
+) -> DayQueue:
+    """Today's cards of deck `root` and its subdecks, within their limits."""
+    today = when.days_elapsed
+    ids = decks.subtree(root)
+    limits = LimitTree.build(col, decks, root, today)
+    new_limit, review_limit = limits.root_left(root, False), limits.root_left(root, True)
+    burying = _Burying(col, decks)
+    columns = "id, nid, did, case when odid then odid else did end, due"
+    in_decks = f"did in ({_marks(ids)})"
+
+    learning: list[tuple[int, int]] = []
+    for card_id, note_id, _, home, due in _rows(
+        conn,
+        f"select {columns} from cards where {in_decks} and queue = ? and due < ? order by due, id",
+        (*ids, CardQueue.LEARN, when.next_day_at),
+    ):
+        burying.previous(note_id, home)
+        learning.append((due, card_id))
+
+    due_lists: dict[int, list[tuple[int, int]]] = {}
+    for queue, attribute in (
+        (CardQueue.DAY_LEARN, "interday_learning"),
+        (CardQueue.REVIEW, "reviews"),
+    ):
+        gathered = due_lists.setdefault(queue, [])
+        if limits.root_left(root, review=True) == 0:
+            continue
+        for card_id, note_id, did, home, due in _rows(
+            conn,
+            f"select {columns} from cards where {in_decks} and queue = ? and due <= ?"
+            " order by due, id",
+            (*ids, queue, today),
+        ):
+            if limits.root_left(root, review=True) == 0:
+                break
+            if limits.left(did, review=True) == 0:
+                continue
+            before = burying.previous(note_id, home)
+            if before is not None and getattr(before, attribute):
+                continue
+            gathered.append((due, card_id))
+            limits.take(did, review=True)
+
+    new: list[int] = []
+    for card_id, note_id, did, home in _new_cards(conn, col, decks, root, ids, limits):
+        before = burying.previous(note_id, home)
+        if before is not None and before.new:
+            continue
+        new.append(card_id)
+        limits.take(did, review=False)
+    return DayQueue(
+        learning,
+        due_lists[CardQueue.DAY_LEARN],
+        due_lists[CardQueue.REVIEW],
+        new,
+        new_limit,
+        review_limit,
+    )
+
+
+def _new_cards(
+    conn: sqlite3.Connection,
+    col: Col,
+    decks: DeckIndex,
+    root: int,
+    ids: Sequence[int],
+    limits: LimitTree,
+) -> Iterator[tuple[int, int, int, int]]:
+    """New cards in gather order, while the limits leave room for them: (card id, note
+    id, deck id, home deck id)."""
+    root_deck = decks.get(root)
+    priority = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("newGatherPriority")
+    columns = "id, nid, did, case when odid then odid else did end"
+    if priority in (GATHER_LOWEST_POSITION, GATHER_HIGHEST_POSITION):
+        direction = "desc" if priority == GATHER_HIGHEST_POSITION else "asc"
+        rows = _rows(
+            conn,
+            f"select {columns} from cards where did in ({_marks(ids)}) and queue = ?"
+            f" order by due {direction}, ord, id",
+            (*ids, CardQueue.NEW),
+        )
+        for row in rows:
+            if limits.root_left(root, review=False) == 0:
+                return
+            card_id, note_id, did, home = row
+            if limits.left(did, review=False) > 0:
+                yield card_id, note_id, did, home
+        return
+    for deck_id in ids:  # the root, then its subdecks by name
+        if limits.root_left(root, review=False) == 0:
+            return
+        if limits.left(deck_id, review=False) == 0:
+            continue
+        for row in _rows(
+            conn,
+            f"select {columns} from cards where did = ? and queue = ? order by due, ord, id",
+            (deck_id, CardQueue.NEW),
+        ):
+            if limits.left(deck_id, review=False) == 0:
+                break
+            card_id, note_id, did, home = row
+            yield card_id, note_id, did, home

@@ -1,0 +1,199 @@
+"""The day's queue against Anki's own queue builder: new cards/day and reviews/day of a
+deck and its subdecks (each with its own preset, one with a deck-level limit), the
+collection's "new cards ignore the review limit" and "apply all parent limits", the
+bury options keeping siblings out of the day's queue, the new-card gather order, and
+what was already studied today.
+
+Each scenario is made in Anki (new cards, reviews and interday learning cards due on
+distinct days, intraday learning cards due now, within the learn-ahead window and
+later today; notes with two cards; a few cards studied in a subdeck first) and copied,
+as the schema-11 file Javumbo keeps. For every deck of the tree, the cards Anki queues
+for today (`get_queued_cards`) are the cards Javumbo gathers, and the counts beside
+them are Anki's. Then a whole session on the top deck, each side taking its own next
+card and answering Good until nothing is left: the same cards are answered the same
+number of times and the decks' day counters end equal. (Anki mixes new cards in among
+the reviews by default and Javumbo shows them after, so the order differs.)
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+import time
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anki.collection import Collection
+
+from collection.col import Col
+from collection.decks import DeckIndex
+from collection.review import answer, next_card, timing
+from collection.review.gathering import gather
+from collection.scheduler import learn_ahead_cutoff, learn_ahead_secs
+
+pytestmark = pytest.mark.interop
+
+TOP, VERBS, NOUNS, RARE = "Lang", "Lang::Verbs", "Lang::Nouns", "Lang::Nouns::Rare"
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "limits of a deck tree": {},
+    "new cards ignore the review limit": {"conf": {"newCardsIgnoreReviewLimit": True}},
+    "all parent limits apply": {
+        "conf": {"applyAllParentLimits": True},
+        "top": {"new": {"perDay": 5}, "rev": {"perDay": 12}},
+        "verbs": {"new": {"perDay": 9}, "rev": {"perDay": 30}},
+    },
+    "bury everything": {
+        "top": {"new": {"bury": True}, "rev": {"bury": True}, "buryInterdayLearning": True}
+    },
+    "bury new only, highest position first": {
+        "top": {"new": {"bury": True}, "newGatherPriority": 2}
+    },
+    "tight review limits": {"top": {"rev": {"perDay": 6}}, "verbs": {"rev": {"perDay": 2}}},
+}
+
+
+def _preset(col: Collection, name: str, changes: dict[str, Any]) -> int:
+    conf = col.decks.add_config(name)
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            conf[key].update(value)
+        else:
+            conf[key] = value
+    col.decks.update_config(conf)
+    return int(conf["id"])
+
+
+def build(col: Collection, scenario: dict[str, Any], rng: random.Random) -> dict[str, int]:
+    for key, value in scenario.get("conf", {}).items():
+        col.set_config(key, value)
+    top_preset = _preset(
+        col, "Top", {"new": {"perDay": 9}, "rev": {"perDay": 30}} | scenario.get("top", {})
+    )
+    verbs_preset = _preset(
+        col, "Verbs", {"new": {"perDay": 3}, "rev": {"perDay": 7}} | scenario.get("verbs", {})
+    )
+    decks = {name: int(col.decks.id(name)) for name in (TOP, VERBS, NOUNS, RARE)}
+    for name, preset in ((TOP, top_preset), (VERBS, verbs_preset), (NOUNS, top_preset)):
+        deck = col.decks.get(decks[name])
+        deck["conf"] = preset
+        col.decks.save(deck)
+    rare = col.decks.get(decks[RARE])  # the default preset, and a deck-level new limit
+    rare["newLimit"] = 2
+    col.decks.save(rare)
+
+    today, now = col.sched.today, int(time.time())
+    notetypes = [col.models.by_name("Basic"), col.models.by_name("Basic (and reversed card)")]
+    due_days = iter(rng.sample(range(-40, 1), 41))  # distinct: no ties to break
+    for name, deck_id in decks.items():
+        for number in range(14):
+            note = col.new_note(rng.choice(notetypes))
+            note["Front"], note["Back"] = f"{name} {number}", "back"
+            col.add_note(note, deck_id)
+            for card in note.cards():
+                kind = rng.choices(
+                    ("new", "review", "day learning", "learning"), weights=(5, 5, 2, 2)
+                )[0]
+                if kind == "review":
+                    state = (2, 2, today + next(due_days, -41), 9, 2500, 0)
+                elif kind == "day learning":
+                    state = (1, 3, today + next(due_days, -41), 0, 0, 1)
+                elif kind == "learning":
+                    offset = rng.choice((-600, 300, 7200))  # due, within learn-ahead, later
+                    state = (1, 1, now + offset, 0, 0, 1)
+                else:
+                    continue
+                col.db.execute(
+                    "update cards set type = ?, queue = ?, due = ?, ivl = ?, factor = ?,"
+                    " left = ? where id = ?",
+                    *state,
+                    card.id,
+                )
+    return decks
+
+
+def anki_today(col: Collection, deck_id: int) -> tuple[set[int], tuple[int, int, int]]:
+    col.decks.select(deck_id)
+    queued = col._backend.get_queued_cards(fetch_limit=10_000, intraday_learning_only=False)
+    cards = {q.card.id for q in queued.cards}
+    return cards, (queued.new_count, queued.learning_count, queued.review_count)
+
+
+def ours_today(
+    conn: sqlite3.Connection, deck_id: int, now: float
+) -> tuple[set[int], tuple[int, int, int]]:
+    col = Col(conn)
+    day = gather(conn, col, DeckIndex(col), deck_id, timing(col, conn, now))
+    cutoff = learn_ahead_cutoff(now, learn_ahead_secs(col.conf))
+    learning = {card_id for due, card_id in day.learning if due <= cutoff}
+    cards = learning | {c for _, c in day.day_learning + day.reviews} | set(day.new)
+    counts = next_card(conn, deck_id, now=now).counts
+    return cards, (counts.new, counts.learning, counts.review)
+
+
+def anki_session(col: Collection, deck_id: int) -> None:
+    col.decks.select(deck_id)
+    while (card := col.sched.getCard()) is not None:
+        col.sched.answerCard(card, 3)
+
+
+def ours_session(conn: sqlite3.Connection, deck_id: int) -> None:
+    while (shown := next_card(conn, deck_id, now=time.time()).card) is not None:
+        answer(conn, shown.card_id, 3, 3000, now=time.time())
+
+
+def answered(query: Any, since_ms: int) -> Counter[int]:
+    return Counter(cid for (cid,) in query("select cid from revlog where id >= ?", since_ms))
+
+
+def day_counters(decks: dict[str, dict[str, Any]], today: int) -> dict[str, tuple[int, int]]:
+    def count(deck: dict[str, Any], key: str) -> int:
+        day, value = deck[key][:2]
+        return int(value) if day == today else 0
+
+    return {
+        str(d["name"]): (count(d, "newToday"), count(d, "revToday"))
+        for d in decks.values()
+        if not d.get("dyn")
+    }
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_days_queue_is_ankis(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "anki" / "collection.anki2"
+    path.parent.mkdir()
+    anki = Collection(str(path))
+    decks = build(anki, SCENARIOS[name], random.Random(name))
+    anki.set_config("collapseTime", 1200)
+    # Studied today before the copy: a few cards of the verbs deck.
+    anki.decks.select(decks[VERBS])
+    for _ in range(3):
+        card = anki.sched.getCard()
+        assert card is not None
+        anki.sched.answerCard(card, 3)
+    started_ms = int(time.time() * 1000)
+    theirs = {deck: anki_today(anki, deck_id) for deck, deck_id in decks.items()}
+    anki.close(downgrade=True)
+    shutil.copy(path, tmp_path / "javumbo.anki2")
+    anki = Collection(str(path))
+
+    with closing(sqlite3.connect(tmp_path / "javumbo.anki2")) as conn:
+        now = time.time()
+        ours = {deck: ours_today(conn, deck_id, now) for deck, deck_id in decks.items()}
+        assert ours == theirs
+        assert sum(len(cards) for cards, _ in ours.values()) > 30
+
+        anki_session(anki, decks[TOP])
+        ours_session(conn, decks[TOP])
+        conn.commit()
+        mine = answered(lambda sql, *a: conn.execute(sql, a).fetchall(), started_ms)
+        assert mine == answered(anki.db.all, started_ms)
+        today = anki.sched.today
+        assert day_counters(Col(conn).decks, today) == day_counters(
+            {str(d["id"]): d for d in anki.decks.all()}, today
+        )
+    anki.close()
