@@ -14,6 +14,7 @@ import pytest
 from anki.collection import Collection
 
 from collection.review.answering import answer
+from tests.support.anki_presets import add_preset
 from tests.sync.test_fsrs_sync import answer_in_anki
 
 pytestmark = pytest.mark.interop
@@ -63,16 +64,10 @@ def test_siblings_are_buried_as_in_anki(tmp_path: Path) -> None:
     reversed_type = anki.models.by_name("Basic (and reversed card)")
     answered = []
     for preset_name, overrides in PRESETS.items():
-        preset = anki.decks.get_config(anki.decks.add_config_returning_id(preset_name))
-        for section, values in overrides.items():
-            if isinstance(values, dict):
-                preset[section].update(values)
-            else:
-                preset[section] = values
-        anki.decks.update_config(preset)
+        preset_id = add_preset(anki, preset_name, overrides)
         deck_id = anki.decks.id(preset_name)
         deck = anki.decks.get(deck_id)
-        deck["conf"] = preset["id"]
+        deck["conf"] = preset_id
         anki.decks.save(deck)
         for pair_name, (first, sibling) in PAIRS.items():
             note = anki.new_note(reversed_type)

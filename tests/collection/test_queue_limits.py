@@ -34,6 +34,7 @@ from collection.decks import DeckIndex
 from collection.review import answer, next_card, timing
 from collection.review.gathering import gather
 from collection.scheduler import learn_ahead_cutoff, learn_ahead_secs
+from tests.support.anki_presets import add_preset
 
 pytestmark = pytest.mark.interop
 
@@ -57,24 +58,13 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
-def _preset(col: Collection, name: str, changes: dict[str, Any]) -> int:
-    conf = col.decks.add_config(name)
-    for key, value in changes.items():
-        if isinstance(value, dict):
-            conf[key].update(value)
-        else:
-            conf[key] = value
-    col.decks.update_config(conf)
-    return int(conf["id"])
-
-
 def build(col: Collection, scenario: dict[str, Any], rng: random.Random) -> dict[str, int]:
     for key, value in scenario.get("conf", {}).items():
         col.set_config(key, value)
-    top_preset = _preset(
+    top_preset = add_preset(
         col, "Top", {"new": {"perDay": 9}, "rev": {"perDay": 30}} | scenario.get("top", {})
     )
-    verbs_preset = _preset(
+    verbs_preset = add_preset(
         col, "Verbs", {"new": {"perDay": 3}, "rev": {"perDay": 7}} | scenario.get("verbs", {})
     )
     decks = {name: int(col.decks.id(name)) for name in (TOP, VERBS, NOUNS, RARE)}
