@@ -18,6 +18,7 @@ from collection.scheduler import (
     next_states,
     with_review_fuzz,
 )
+from collection.scheduler._rust import f32
 
 TODAY = 1_000
 NOW = 1_700_000_000.0
@@ -123,7 +124,7 @@ def test_passing_intervals_are_ordered(card: CardState, opts: DeckOptions, fuzz:
     # Easy is always at least a day more than Good, unless the maximum interval
     # squeezes them together.
     assert easy > good or easy >= maximum
-    if opts.hard_factor > 1:
+    if f32(opts.hard_factor) > 1:  # Anki keeps the factor as f32: 1 + 2**-52 is 1
         # With a Hard bonus, Hard and Good too are kept apart, fuzz included.
         assert good > hard or good >= maximum
         assert hard >= min(card.ivl + 1, maximum)
