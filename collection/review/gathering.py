@@ -12,7 +12,8 @@ uses up one of its deck's and every parent's. Studying a subdeck applies its par
 limits too only when the collection asks (`applyAllParentLimits`).
 
 Gathering (Anki's `gathering.rs`): intraday learning cards (no limit), then interday
-learning and reviews due today, oldest first, within the review limit, then new cards
+learning and reviews due today in the preset's review order (by due day by default,
+ties broken by Anki's `fnvhash(id, mod)`), within the review limit, then new cards
 within the new limit, deck by deck in name order (the default "deck" gather order) or
 by position across decks. A card whose note already gave a card to today's queue stays
 out when that card's preset buries siblings of its kind; it uses up no limit.
@@ -21,7 +22,7 @@ out when that card's preset buries siblings of its kind; it uses up no limit.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,22 @@ from collection.scheduler import DeckOptions, SchedTiming
 UNLIMITED = 9999
 IGNORE_REVIEW_LIMIT_CONF_KEY = "newCardsIgnoreReviewLimit"
 ALL_PARENT_LIMITS_CONF_KEY = "applyAllParentLimits"
+
+_U64 = (1 << 64) - 1
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+# `reviewOrder` values (Anki's ReviewCardOrder) and their sort keys, before the
+# `fnvhash(id, mod)` every order ends with; 8 (random) is that alone.
+_REVIEW_ORDERS: dict[int, tuple[str, ...]] = {
+    0: ("day",),
+    1: ("day", "deck"),
+    2: ("deck", "day"),
+    3: ("ivl",),
+    4: ("-ivl",),
+    8: (),
+    9: ("added",),
+    10: ("-added",),
+}
 
 # `newGatherPriority` values (Anki's NewCardGatherPriority) this server follows; the
 # random ones fall back to the deck order.
@@ -238,6 +255,7 @@ def gather(
         burying.previous(note_id, home)
         learning.append((due, card_id))
 
+    order = _review_order(col, decks, root, ids)
     due_lists: dict[int, list[tuple[int, int]]] = {}
     for queue, attribute in (
         (CardQueue.DAY_LEARN, "interday_learning"),
@@ -246,12 +264,12 @@ def gather(
         gathered = due_lists.setdefault(queue, [])
         if limits.root_left(root, review=True) == 0:
             continue
-        for card_id, note_id, did, home, due in _rows(
-            conn,
-            f"select {columns} from cards where {in_decks} and queue = ? and due <= ?"
-            " order by due, id",
+        rows = conn.execute(
+            f"select id, nid, did, case when odid then odid else did end, due, ivl, ord, mod"
+            f" from cards where {in_decks} and queue = ? and due <= ?",
             (*ids, queue, today),
-        ):
+        ).fetchall()
+        for card_id, note_id, did, home, due, *_ in sorted(rows, key=order):
             if limits.root_left(root, review=True) == 0:
                 break
             if limits.left(did, review=True) == 0:
@@ -277,6 +295,43 @@ def gather(
         new_limit,
         review_limit,
     )
+
+
+def fnvhash(*values: int) -> int:
+    """Anki's `fnvhash()` SQL function: 64-bit FNV-1a over each value's eight bytes
+    (little-endian), as a signed integer. Anki breaks ties among due cards with
+    `fnvhash(id, mod)`, a shuffle that changes whenever the card does."""
+    hashed = _FNV_OFFSET
+    for value in values:
+        for byte in (value & _U64).to_bytes(8, "little"):
+            hashed = ((hashed ^ byte) * _FNV_PRIME) & _U64
+    return hashed - (1 << 64) if hashed >> 63 else hashed
+
+
+def _review_order(
+    col: Col, decks: DeckIndex, root: int, ids: Sequence[int]
+) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+    """The sort key of due cards (id, nid, did, home, due, ivl, ord, mod) for the root
+    preset's review order (Anki's `review_order_sql`); orders by ease, retrievability
+    or overdueness fall back to the day's order."""
+    root_deck = decks.get(root)
+    setting = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("reviewOrder", 0)
+    rank = {deck_id: position for position, deck_id in enumerate(ids)}
+    parts = _REVIEW_ORDERS.get(setting if isinstance(setting, int) else 0, _REVIEW_ORDERS[0])
+
+    def key(row: tuple[int, ...]) -> tuple[int, ...]:
+        card_id, note_id, did, _, due, ivl, ord_, mod = row
+        fields = {
+            "day": (due,),
+            "deck": (rank.get(did, len(rank)),),
+            "ivl": (ivl,),
+            "-ivl": (-ivl,),
+            "added": (note_id, ord_),
+            "-added": (-note_id, ord_),
+        }
+        return (*(v for part in parts for v in fields[part]), fnvhash(card_id, mod))
+
+    return key
 
 
 def _new_cards(

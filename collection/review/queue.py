@@ -128,10 +128,10 @@ def next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> N
     Today's cards are gathered as Anki's v3 scheduler gathers them (`gathering`: the
     daily limits of the deck and its subdecks, siblings kept out as the presets ask).
     Order: intraday learning cards that are due, then interday learning and reviews
-    (oldest first), then new cards in gather order, then learning cards due within the
-    learn-ahead window (`collapseTime`). Anki mixes new cards in among the reviews by
-    default; here they follow them, so a day's session holds the same cards in a
-    different order.
+    (by due day, in gather order within a day), then new cards in gather order, then
+    learning cards due within the learn-ahead window (`collapseTime`). Anki mixes new
+    cards in among the reviews by default; here they follow them, so a day's session
+    holds the same cards in a different order.
     """
     return _next_card(Col(conn), conn, deck_id, now)
 
@@ -163,7 +163,7 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
         review=len(day.reviews),
     )
     due_now = [card_id for due, card_id in day.learning if due <= now]
-    main = sorted(day.day_learning + day.reviews)
+    main = sorted(day.day_learning + day.reviews, key=lambda entry: entry[0])  # stable
     card_id = next(iter([*due_now, *(c for _, c in main), *day.new, *learning]), None)
     if card_id is None:
         message = _why_nothing(conn, ids, day, when.days_elapsed, cutoff)

@@ -2,7 +2,8 @@
 deck and its subdecks (each with its own preset, one with a deck-level limit), the
 collection's "new cards ignore the review limit" and "apply all parent limits", the
 bury options keeping siblings out of the day's queue, the new-card gather order, and
-what was already studied today.
+what was already studied today, and the preset's review order with Anki's tie-break
+among cards due the same day.
 
 Each scenario is made in Anki (new cards, reviews and interday learning cards due on
 distinct days, intraday learning cards due now, within the learn-ahead window and
@@ -32,7 +33,7 @@ from anki.collection import Collection
 from collection.col import Col
 from collection.decks import DeckIndex
 from collection.review import answer, next_card, timing
-from collection.review.gathering import gather
+from collection.review.gathering import fnvhash, gather
 from collection.scheduler import learn_ahead_cutoff, learn_ahead_secs
 from tests.support.anki_presets import add_preset
 
@@ -55,6 +56,15 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "top": {"new": {"bury": True}, "newGatherPriority": 2}
     },
     "tight review limits": {"top": {"rev": {"perDay": 6}}, "verbs": {"rev": {"perDay": 2}}},
+    # Many cards due on the same days: Anki's tie-break picks which are shown.
+    "ties within a tight review limit": {"ties": True, "top": {"rev": {"perDay": 8}}},
+    "review order: deck, then day": {"ties": True, "top": {"rev": {"perDay": 8}, "reviewOrder": 2}},
+    "review order: day, then deck": {"ties": True, "top": {"rev": {"perDay": 8}, "reviewOrder": 1}},
+    "review order: intervals ascending": {
+        "ties": True,
+        "top": {"rev": {"perDay": 8}, "reviewOrder": 3},
+    },
+    "review order: order added": {"ties": True, "top": {"rev": {"perDay": 8}, "reviewOrder": 9}},
 }
 
 
@@ -78,7 +88,10 @@ def build(col: Collection, scenario: dict[str, Any], rng: random.Random) -> dict
 
     today, now = col.sched.today, int(time.time())
     notetypes = [col.models.by_name("Basic"), col.models.by_name("Basic (and reversed card)")]
-    due_days = iter(rng.sample(range(-40, 1), 41))  # distinct: no ties to break
+    if scenario.get("ties"):
+        due_days = iter([rng.randint(-3, 0) for _ in range(200)])
+    else:
+        due_days = iter(rng.sample(range(-40, 1), 41))  # distinct: no ties to break
     for name, deck_id in decks.items():
         for number in range(14):
             note = col.new_note(rng.choice(notetypes))
@@ -89,7 +102,7 @@ def build(col: Collection, scenario: dict[str, Any], rng: random.Random) -> dict
                     ("new", "review", "day learning", "learning"), weights=(5, 5, 2, 2)
                 )[0]
                 if kind == "review":
-                    state = (2, 2, today + next(due_days, -41), 9, 2500, 0)
+                    state = (2, 2, today + next(due_days, -41), rng.randint(1, 60), 2500, 0)
                 elif kind == "day learning":
                     state = (1, 3, today + next(due_days, -41), 0, 0, 1)
                 elif kind == "learning":
@@ -186,4 +199,15 @@ def test_the_days_queue_is_ankis(tmp_path: Path, name: str) -> None:
         assert day_counters(Col(conn).decks, today) == day_counters(
             {str(d["id"]): d for d in anki.decks.all()}, today
         )
+    anki.close()
+
+
+def test_ties_are_broken_with_ankis_fnvhash(tmp_path: Path) -> None:
+    anki = Collection(str(tmp_path / "collection.anki2"))
+    rng = random.Random(5)
+    values = [(rng.randint(-(2**63), 2**63 - 1), rng.randint(0, 2**40)) for _ in range(200)]
+    values += [(0, 0), (1, 2), (-1, -1)]
+    assert [fnvhash(a, b) for a, b in values] == [
+        anki.db.scalar("select fnvhash(?, ?)", a, b) for a, b in values
+    ]
     anki.close()
