@@ -15,14 +15,13 @@ preference Anki syncs); its weekdays are the learner's, from `localOffset`.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from typing import Any, Final
 
 from collection.col import Col
 from collection.decks import DeckIndex
 from collection.enums import CardQueue
 from collection.scheduler import CardState, SchedTiming
-from collection.scheduler.load_balancer import BALANCED_DAYS, DayLoad, LoadBalancer
+from collection.scheduler.load_balancer import BALANCED_DAYS, LoadBalancer
 from collection.scheduler.rng import fuzz_seed
 from collection.schema import DEFAULT_DCONF_ID
 
@@ -51,23 +50,47 @@ def load_balancer(
         if not d.get("dyn") and int(d.get("conf", DEFAULT_DCONF_ID)) == preset_id
     ]
     today = when.days_elapsed
-    cards: list[int] = [0] * BALANCED_DAYS
-    notes: defaultdict[int, set[int]] = defaultdict(set)
-    marks = ",".join("?" * len(_ALL_QUEUES))
-    for did in deck_ids:
+    window = (today, today + BALANCED_DAYS)
+    queues = ",".join("?" * len(_ALL_QUEUES))
+    in_decks = f"did in ({','.join('?' * len(deck_ids))})"
+    # Anki balances only within a preset that has cards due (queue aside: a new card
+    # whose position falls in the window counts, as in Anki).
+    if not any(
+        conn.execute(
+            f"select 1 from cards where did = ? and queue in ({queues}) and due >= ? and due < ?"
+            " limit 1",
+            (did, *_ALL_QUEUES, *window),
+        ).fetchone()
+        for did in deck_ids
+    ):
+        return None
+
+    def due_counts(first: int, last: int) -> list[int]:
         # One index range per (deck, queue): ix_cards_sched is (did, queue, due).
-        for due, nid in conn.execute(
-            f"select due, nid from cards where did = ? and queue in ({marks})"
-            " and due >= ? and due < ?",
-            (did, *_ALL_QUEUES, today, today + BALANCED_DAYS),
+        counts = [0] * (last - first + 1)
+        for due, count in conn.execute(
+            f"select due, count() from cards where {in_decks} and queue in ({queues})"
+            " and due >= ? and due <= ? group by due",
+            (*deck_ids, *_ALL_QUEUES, today + first, today + last),
         ):
-            cards[int(due) - today] += 1
-            notes[int(due) - today].add(int(nid))
-    if not any(cards):
-        return None  # Anki balances only within a preset that has cards due
+            counts[int(due) - today - first] = int(count)
+        return counts
+
     bury_reviews = bool(preset.get("rev", {}).get("bury", False))
+    # The card's own note, when siblings are kept apart: the days of its few cards.
+    note_days: frozenset[int] = frozenset()
+    if bury_reviews:
+        note_days = frozenset(
+            int(due) - today
+            for (due,) in conn.execute(
+                f"select due from cards where nid = ? and {in_decks}"
+                f" and queue in ({queues}) and due >= ? and due < ?",
+                (card.nid, *deck_ids, *_ALL_QUEUES, *window),
+            )
+        )
     return LoadBalancer(
-        days=tuple(DayLoad(count, frozenset(notes[t])) for t, count in enumerate(cards)),
+        due_counts=due_counts,
+        note_days=note_days,
         easy_days=_easy_days(preset),
         tomorrow_weekday=_weekday(when.next_day_at, col.conf),
         note_id=card.nid if bury_reviews else None,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from collection.col import Col
@@ -269,7 +270,7 @@ def gather(
             f" from cards where {in_decks} and queue = ? and due <= ?",
             (*ids, queue, today),
         ).fetchall()
-        for card_id, note_id, did, home, due, *_ in sorted(rows, key=order):
+        for card_id, note_id, did, home, due, *_ in _in_order(rows, order):
             if limits.root_left(root, review=True) == 0:
                 break
             if limits.left(did, review=True) == 0:
@@ -312,26 +313,36 @@ def _review_order(
     col: Col, decks: DeckIndex, root: int, ids: Sequence[int]
 ) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
     """The sort key of due cards (id, nid, did, home, due, ivl, ord, mod) for the root
-    preset's review order (Anki's `review_order_sql`); orders by ease, retrievability
-    or overdueness fall back to the day's order."""
+    preset's review order (Anki's `review_order_sql`, before its final tie-break);
+    orders by ease, retrievability or overdueness fall back to the day's order."""
     root_deck = decks.get(root)
     setting = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("reviewOrder", 0)
     rank = {deck_id: position for position, deck_id in enumerate(ids)}
     parts = _REVIEW_ORDERS.get(setting if isinstance(setting, int) else 0, _REVIEW_ORDERS[0])
 
-    def key(row: tuple[int, ...]) -> tuple[int, ...]:
-        card_id, note_id, did, _, due, ivl, ord_, mod = row
-        fields = {
-            "day": (due,),
-            "deck": (rank.get(did, len(rank)),),
-            "ivl": (ivl,),
-            "-ivl": (-ivl,),
-            "added": (note_id, ord_),
-            "-added": (-note_id, ord_),
-        }
-        return (*(v for part in parts for v in fields[part]), fnvhash(card_id, mod))
+    # Row columns: id 0, nid 1, did 2, home 3, due 4, ivl 5, ord 6, mod 7.
+    fields: dict[str, Callable[[tuple[int, ...]], tuple[int, ...]]] = {
+        "day": lambda row: (row[4],),
+        "deck": lambda row: (rank.get(row[2], len(rank)),),
+        "ivl": lambda row: (row[5],),
+        "-ivl": lambda row: (-row[5],),
+        "added": lambda row: (row[1], row[6]),
+        "-added": lambda row: (-row[1], row[6]),
+    }
+    if parts == ("day",):
+        return fields["day"]
+    chosen = [fields[part] for part in parts]
+    return lambda row: tuple(value for get in chosen for value in get(row))
 
-    return key
+
+def _in_order(
+    rows: list[tuple[int, ...]], key: Callable[[tuple[int, ...]], tuple[int, ...]]
+) -> Iterator[tuple[int, ...]]:
+    """`rows` by `key`, ties by `fnvhash(id, mod)`: hashed only for the ties reached, as
+    gathering usually stops at a limit long before the last due card."""
+    rows.sort(key=key)
+    for _, ties in groupby(rows, key=key):
+        yield from sorted(ties, key=lambda row: fnvhash(row[0], row[7]))
 
 
 def _new_cards(

@@ -22,7 +22,7 @@ distances above are what it does (tests/collection/test_load_balancer.py).
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -42,26 +42,25 @@ _MINIMUM_LOAD: Final = f32(0.0001)
 _REDUCED_LOAD: Final = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class DayLoad:
-    """The cards of a preset due on one day, and their notes."""
-
-    cards: int
-    notes: frozenset[int]
+# The cards of the preset due on each day from `first` to `last` (days from today,
+# both included), asked for one fuzz range at a time.
+DueCounts = Callable[[int, int], Sequence[int]]
 
 
 @dataclass(frozen=True, slots=True)
 class LoadBalancer:
     """One card's view of its preset's workload for the next `BALANCED_DAYS` days.
 
-    `days[t]` is the load `t` days from today; `easy_days` the preset's
+    `due_counts` gives the cards due on days of a range (days past `BALANCED_DAYS`
+    count as empty); `note_days` the days holding a card of the card's note, when the
+    preset buries review siblings (`note_id` set); `easy_days` the preset's
     `easyDaysPercentages` (Monday first; empty means every day normal);
-    `tomorrow_weekday` the learner's weekday (Monday 0) at the next rollover;
-    `note_id` the card's note when the preset buries review siblings; `seed` the
-    card's fuzz seed.
+    `tomorrow_weekday` the learner's weekday (Monday 0) at the next rollover; `seed`
+    the card's fuzz seed.
     """
 
-    days: Sequence[DayLoad]
+    due_counts: DueCounts
+    note_days: frozenset[int]
     easy_days: Sequence[float]
     tomorrow_weekday: int
     note_id: int | None
@@ -73,23 +72,27 @@ class LoadBalancer:
             return None
         lower, upper = constrained_fuzz_bounds(interval, minimum, maximum)
         span = range(lower, upper + 1)
-        loads = [self.days[t] if t < len(self.days) else DayLoad(0, frozenset()) for t in span]
-        counts = [load.cards for load in loads]
+        counts = self._counts(lower, upper)
         easy = _easy_day_modifiers([self._load_modifier(t) for t in span], counts)
         weights = []
-        for t, load, easy_modifier in zip(span, loads, easy, strict=True):
-            if load.cards == 0:
+        for t, count, easy_modifier in zip(span, counts, easy, strict=True):
+            if count == 0:
                 weights.append(1.0)
                 continue
             sibling = self._sibling_modifier(t)
             inverse_days = f32(1.0 / f32(float(t)))
             weight = f32(
-                powf(f32(1.0 / f32(float(load.cards))), _COUNT_EXPONENT)
+                powf(f32(1.0 / f32(float(count))), _COUNT_EXPONENT)
                 * f32(inverse_days * f32(inverse_days * inverse_days))
             )
             weights.append(f32(f32(weight * sibling) * easy_modifier))
         index = _weighted_index(weights, first_u32(self.seed))
         return None if index is None else lower + index
+
+    def _counts(self, lower: int, upper: int) -> list[int]:
+        last = min(upper, BALANCED_DAYS - 1)
+        counted = list(self.due_counts(lower, last)) if lower <= last else []
+        return counted + [0] * (upper - lower + 1 - len(counted))
 
     def _sibling_modifier(self, days_from_today: int) -> float:
         """How much siblings nearby hold a day back: 0.001 if one is due that day, and
@@ -100,7 +103,7 @@ class LoadBalancer:
         modifier = 1.0
         for distance in range(_SIBLING_REACH):
             for day in sorted({days_from_today - distance, days_from_today + distance}):
-                if 0 <= day < len(self.days) and self.note_id in self.days[day].notes:
+                if 0 <= day < BALANCED_DAYS and day in self.note_days:
                     factor = _SIBLING_PENALTY if distance == 0 else _SIBLING_NEARBY[distance]
                     modifier = f32(modifier * factor)
         return modifier
@@ -179,4 +182,4 @@ def _next_f32_down(value: float) -> float:
     return float(lower)
 
 
-__all__ = ["BALANCED_DAYS", "MAX_BALANCED_INTERVAL", "DayLoad", "LoadBalancer"]
+__all__ = ["BALANCED_DAYS", "MAX_BALANCED_INTERVAL", "DueCounts", "LoadBalancer"]
