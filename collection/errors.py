@@ -152,7 +152,8 @@ class NoCardsWouldBeMade(CollectionError):
 
 
 class CardNotStudyable(CollectionError):
-    """The card is suspended or buried, so it cannot be answered (409)."""
+    """The card is suspended, buried or in a filtered deck, so it cannot be answered
+    here (409)."""
 
     code = "card_not_studyable"
 

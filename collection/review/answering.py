@@ -19,6 +19,7 @@ from collection.enums import BURIED_QUEUES, CardQueue
 from collection.errors import CardChanged, CardNotStudyable
 from collection.ids import free_row_id
 from collection.review.balance import load_balancer
+from collection.review.gathering import FILTERED_MESSAGE
 from collection.review.queue import timing
 from collection.scheduler import (
     LEECH_TAG,
@@ -112,11 +113,13 @@ def _repeated_answer(
 
 
 def _check_answerable(card: CardState, expected_reps: int | None) -> None:
-    """CardNotStudyable for a suspended or buried card; CardChanged for one answered
-    since the client saw it."""
+    """CardNotStudyable for a suspended or buried card or one in a filtered deck;
+    CardChanged for one answered since the client saw it."""
     if card.queue in (CardQueue.SUSPENDED, *BURIED_QUEUES):
         state = "suspended" if card.queue == CardQueue.SUSPENDED else "buried"
         raise CardNotStudyable(f"This card is {state}; unsuspend or unbury it to study it.")
+    if card.odid:
+        raise CardNotStudyable(FILTERED_MESSAGE)
     if expected_reps is not None and card.reps != expected_reps:
         raise CardChanged(
             f"This card was answered elsewhere meanwhile (reviews: {card.reps}, "

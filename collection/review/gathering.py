@@ -34,6 +34,10 @@ from collection.scheduler import DeckOptions, SchedTiming
 
 # Without a preset (a filtered deck) nothing is limited, as in Anki.
 UNLIMITED = 9999
+FILTERED_MESSAGE = (
+    "This card is in a filtered deck, which is studied in Anki: empty or delete the"
+    " filtered deck there, and its cards come back here to their own decks."
+)
 IGNORE_REVIEW_LIMIT_CONF_KEY = "newCardsIgnoreReviewLimit"
 ALL_PARENT_LIMITS_CONF_KEY = "applyAllParentLimits"
 
@@ -240,7 +244,10 @@ def gather(
 ) -> DayQueue:
     """Today's cards of deck `root` and its subdecks, within their limits."""
     today = when.days_elapsed
-    ids = decks.subtree(root)
+    # Cards in filtered decks are studied in Anki (see `FILTERED_MESSAGE`).
+    ids = [deck_id for deck_id in decks.subtree(root) if not decks.get(deck_id).get("dyn")]
+    if not ids:
+        return DayQueue([], [], [], [], 0, 0)
     limits = LimitTree.build(col, decks, root, today)
     new_limit, review_limit = limits.root_left(root, False), limits.root_left(root, True)
     burying = _Burying(col, decks)

@@ -166,7 +166,7 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
     main = sorted(day.day_learning + day.reviews, key=lambda entry: entry[0])  # stable
     card_id = next(iter([*due_now, *(c for _, c in main), *day.new, *learning]), None)
     if card_id is None:
-        message = _why_nothing(conn, ids, day, when.days_elapsed, cutoff)
+        message = _why_nothing(conn, decks, ids, day, when.days_elapsed, cutoff)
         return NextCard(None, None, counts, message, deck_id)
 
     view = card_view(conn, decks, card_id)
@@ -211,7 +211,12 @@ def scheduling_states(
 
 
 def _why_nothing(
-    conn: sqlite3.Connection, ids: Sequence[int], day: DayQueue, today: int, cutoff: int
+    conn: sqlite3.Connection,
+    decks: DeckIndex,
+    ids: Sequence[int],
+    day: DayQueue,
+    today: int,
+    cutoff: int,
 ) -> str:
     if _count(conn, ids, "1", cap=1) == 0:
         return "This deck is empty. Add cards to start studying."
@@ -225,6 +230,12 @@ def _why_nothing(
         conn, ids, "queue = ? and due <= ?", CardQueue.REVIEW, today, cap=1
     ):
         return "Daily limit reached: no more reviews today. Come back tomorrow."
+    filtered = [deck_id for deck_id in ids if decks.get(deck_id).get("dyn")]
+    if filtered and _count(conn, filtered, "queue >= 0", cap=1):
+        return (
+            "Nothing more to study here for now. Some cards are in a filtered deck, which"
+            " is studied in Anki: empty or delete it there, and its cards come back here."
+        )
     if _count(conn, ids, "queue = ? and due > ?", CardQueue.LEARN, cutoff, cap=1):
         return "Congratulations! Some learning cards are due later today."
     return "Congratulations! You have finished this deck for now."

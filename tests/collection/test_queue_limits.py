@@ -32,6 +32,7 @@ from anki.collection import Collection
 
 from collection.col import Col
 from collection.decks import DeckIndex
+from collection.errors import CardNotStudyable
 from collection.review import answer, next_card, timing
 from collection.review.gathering import fnvhash, gather
 from collection.scheduler import learn_ahead_cutoff, learn_ahead_secs
@@ -211,3 +212,38 @@ def test_ties_are_broken_with_ankis_fnvhash(tmp_path: Path) -> None:
         anki.db.scalar("select fnvhash(?, ?)", a, b) for a, b in values
     ]
     anki.close()
+
+
+def test_cards_in_a_filtered_subdeck_are_left_to_anki(tmp_path: Path) -> None:
+    """A filtered deck under the studied deck: its cards are studied in Anki (the web
+    app shows the others and says where the rest are), and answering one here is
+    refused without changing anything."""
+    path = tmp_path / "collection.anki2"
+    anki = Collection(str(path))
+    parent = int(anki.decks.id(TOP))
+    for number in range(5):
+        note = anki.new_note(anki.models.by_name("Basic"))
+        note["Front"], note["Back"] = f"word {number}", "back"
+        anki.add_note(note, parent)
+    cram = int(anki.decks.new_filtered(f"{TOP}::Cram"))
+    filtered = anki.decks.get(cram)
+    filtered["terms"] = [[f'deck:"{TOP}"', 3, 0]]
+    anki.decks.save(filtered)
+    anki.sched.rebuild_filtered_deck(cram)
+    borrowed = set(anki.db.list("select id from cards where odid != 0"))
+    anki.close(downgrade=True)
+    assert len(borrowed) == 3
+
+    with closing(sqlite3.connect(path)) as conn:
+        seen = []
+        while (shown := next_card(conn, parent, now=time.time())).card is not None:
+            assert shown.card.card_id not in borrowed
+            seen.append(shown.card.card_id)
+            answer(conn, shown.card.card_id, 4, 1000, now=time.time())
+        assert len(seen) == 2
+        assert "filtered deck" in shown.message
+        before = conn.execute("select * from cards order by id").fetchall()
+        with pytest.raises(CardNotStudyable, match="filtered deck"):
+            answer(conn, min(borrowed), 3, 1000, now=time.time())
+        assert conn.execute("select * from cards order by id").fetchall() == before
+        assert next_card(conn, cram, now=time.time()).card is None
