@@ -19,7 +19,7 @@ from collection.enums import BURIED_QUEUES, CardQueue
 from collection.errors import CardChanged, CardNotStudyable
 from collection.ids import free_row_id
 from collection.review.balance import load_balancer
-from collection.review.gathering import FILTERED_MESSAGE
+from collection.review.gathering import FILTERED_MESSAGE, day_count
 from collection.review.queue import timing
 from collection.scheduler import (
     LEECH_TAG,
@@ -212,8 +212,7 @@ def _count_today(
         if deck_id is None:
             continue
         deck = decks.by_id[deck_id]
-        day, count = (deck.get(key) or [0, 0])[:2]
-        deck[key] = [when.days_elapsed, (int(count) if day == when.days_elapsed else 0) + 1]
+        deck[key] = [when.days_elapsed, day_count(deck, key, when.days_elapsed) + 1]
         deck.update(mod=int(now), usn=col.usn)
     col.mark_changed("decks")
 

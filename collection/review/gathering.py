@@ -108,10 +108,12 @@ class DayQueue:
     review_limit: int
 
 
-def _day_count(deck: dict[str, Any], key: str, today: int) -> int:
+def day_count(deck: dict[str, Any], key: str, today: int) -> int:
+    """The deck's `newToday`/`revToday` count if it is today's ([day, count])."""
     value = deck.get(key)
     if isinstance(value, list) and len(value) >= 2 and value[0] == today:
-        return int(value[1])
+        count = value[1]
+        return count if isinstance(count, int) and not isinstance(count, bool) else 0
     return 0
 
 
@@ -120,10 +122,10 @@ def _deck_limit(deck: dict[str, Any], key: str, today: int) -> int | None:
     override = deck.get(f"{key}Today")
     if isinstance(override, dict) and override.get("today") == today:
         limit = override.get("limit")
-        if isinstance(limit, int):
+        if isinstance(limit, int) and not isinstance(limit, bool):
             return limit
     limit = deck.get(key)
-    return limit if isinstance(limit, int) else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 def _remaining(col: Col, deck: dict[str, Any], today: int) -> Remaining:
@@ -133,14 +135,14 @@ def _remaining(col: Col, deck: dict[str, Any], today: int) -> Remaining:
     ignore = col.conf.get(IGNORE_REVIEW_LIMIT_CONF_KEY) is True
     review_limit = _deck_limit(deck, "reviewLimit", today)
     new_limit = _deck_limit(deck, "newLimit", today)
-    review = (options.rev_per_day if review_limit is None else review_limit) - _day_count(
+    review = (options.rev_per_day if review_limit is None else review_limit) - day_count(
         deck, "revToday", today
     )
-    new = (options.new_per_day if new_limit is None else new_limit) - _day_count(
+    new = (options.new_per_day if new_limit is None else new_limit) - day_count(
         deck, "newToday", today
     )
     if not ignore:
-        review -= _day_count(deck, "newToday", today)
+        review -= day_count(deck, "newToday", today)
         new = min(new, review)
     return Remaining(max(review, 0), max(new, 0), cap_new_to_review=not ignore)
 

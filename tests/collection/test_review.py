@@ -96,7 +96,7 @@ def test_rollover_hour_is_read_from_the_collection(conn: sqlite3.Connection) -> 
     assert timing(Col(conn), conn, NOW).next_day_at == at_four + 2 * 3600
 
 
-def test_daily_new_limit_counts_todays_revlog(conn: sqlite3.Connection) -> None:
+def test_daily_new_limit_counts_todays_answers(conn: sqlite3.Connection) -> None:
     col = Col(conn)
     col.dconf["1"]["new"]["perDay"] = 2
     col.mark_changed("dconf")
@@ -112,6 +112,27 @@ def test_daily_new_limit_counts_todays_revlog(conn: sqlite3.Connection) -> None:
     # Tomorrow the limit starts again.
     tomorrow = timing(Col(conn), conn, NOW).next_day_at + 60
     assert next_card(conn, None, now=tomorrow).counts.new == 2
+
+
+def test_malformed_day_counters_and_deck_limits_are_ignored(conn: sqlite3.Connection) -> None:
+    """A deck written by some other client with odd counters or limits: the preset's
+    limits apply, and the next answer writes the counter as Anki does."""
+    day = today(conn)
+    col = Col(conn)
+    col.decks["1"].update(
+        newToday=[day, "x"],
+        revToday=[day],
+        reviewLimit="many",
+        newLimit=True,
+        newLimitToday={"today": day, "limit": None},
+    )
+    col.mark_changed("decks")
+    col.save(now=NOW)
+    cards = [add(conn, f"n{i}") for i in range(25)]
+    assert next_card(conn, None, now=NOW).counts.new == 20
+    answer(conn, cards[0], 4, 1000, now=NOW)
+    assert Col(conn).decks["1"]["newToday"] == [day, 1]
+    assert next_card(conn, None, now=NOW).counts.new == 19
 
 
 def test_daily_review_limit(conn: sqlite3.Connection) -> None:
