@@ -14,15 +14,16 @@ limits too only when the collection asks (`applyAllParentLimits`).
 Gathering (Anki's `gathering.rs`): intraday learning cards (no limit), then interday
 learning and reviews due today in the preset's review order (by due day by default,
 ties broken by Anki's `fnvhash(id, mod)`), within the review limit, then new cards
-within the new limit, deck by deck in name order (the default "deck" gather order) or
-by position across decks. A card whose note already gave a card to today's queue stays
-out when that card's preset buries siblings of its kind; it uses up no limit.
+within the new limit in the preset's gather order (deck by deck in name order by
+default; by position, or shuffled with Anki's daily seed). A card whose note already
+gave a card to today's queue stays out when that card's preset buries siblings of its
+kind; it uses up no limit.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -31,6 +32,7 @@ from collection.col import Col
 from collection.decks import SEPARATOR, DeckIndex, deck_preset
 from collection.enums import CardQueue
 from collection.scheduler import DeckOptions, SchedTiming
+from collection.scheduler.card_data import parse_card_data
 
 # Without a preset (a filtered deck) nothing is limited, as in Anki.
 UNLIMITED = 9999
@@ -45,22 +47,28 @@ _U64 = (1 << 64) - 1
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
 # `reviewOrder` values (Anki's ReviewCardOrder) and their sort keys, before the
-# `fnvhash(id, mod)` every order ends with; 8 (random) is that alone.
+# `fnvhash(id, mod)` every order ends with; 8 (random) is that alone. The orders by
+# retrievability (7, 11) and relative overdueness (12) are taken by due day.
 _REVIEW_ORDERS: dict[int, tuple[str, ...]] = {
     0: ("day",),
     1: ("day", "deck"),
     2: ("deck", "day"),
     3: ("ivl",),
     4: ("-ivl",),
+    5: ("ease",),
+    6: ("-ease",),
     8: (),
     9: ("added",),
     10: ("-added",),
 }
 
-# `newGatherPriority` values (Anki's NewCardGatherPriority) this server follows; the
-# random ones fall back to the deck order.
+# `newGatherPriority` values (Anki's NewCardGatherPriority); 0, the default, is deck
+# by deck in position order.
 GATHER_LOWEST_POSITION = 1
 GATHER_HIGHEST_POSITION = 2
+GATHER_RANDOM_NOTES = 3
+GATHER_RANDOM_CARDS = 4
+GATHER_DECK_THEN_RANDOM_NOTES = 5
 
 
 @dataclass(slots=True)
@@ -275,8 +283,8 @@ def gather(
         if limits.root_left(root, review=True) == 0:
             continue
         rows = conn.execute(
-            f"select id, nid, did, case when odid then odid else did end, due, ivl, ord, mod"
-            f" from cards where {in_decks} and queue = ? and due <= ?",
+            "select id, nid, did, case when odid then odid else did end, due, ivl, ord, mod,"
+            f" factor, data from cards where {in_decks} and queue = ? and due <= ?",
             (*ids, queue, today),
         ).fetchall()
         for card_id, note_id, did, home, due, *_ in _in_order(rows, order):
@@ -291,7 +299,7 @@ def gather(
             limits.take(did, review=True)
 
     new: list[int] = []
-    for card_id, note_id, did, home in _new_cards(conn, col, decks, root, ids, limits):
+    for card_id, note_id, did, home in _new_cards(conn, col, decks, root, ids, limits, today):
         before = burying.previous(note_id, home)
         if before is not None and before.new:
             continue
@@ -320,7 +328,7 @@ def fnvhash(*values: int) -> int:
 
 def _review_order(
     col: Col, decks: DeckIndex, root: int, ids: Sequence[int]
-) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """The sort key of due cards (id, nid, did, home, due, ivl, ord, mod) for the root
     preset's review order (Anki's `review_order_sql`, before its final tie-break);
     orders by ease, retrievability or overdueness fall back to the day's order."""
@@ -328,13 +336,19 @@ def _review_order(
     setting = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("reviewOrder", 0)
     rank = {deck_id: position for position, deck_id in enumerate(ids)}
     parts = _REVIEW_ORDERS.get(setting if isinstance(setting, int) else 0, _REVIEW_ORDERS[0])
-
-    # Row columns: id 0, nid 1, did 2, home 3, due 4, ivl 5, ord 6, mod 7.
-    fields: dict[str, Callable[[tuple[int, ...]], tuple[int, ...]]] = {
+    if col.conf.get("fsrs") is True:  # ease orders sort by FSRS difficulty instead
+        parts = tuple({"ease": "-difficulty", "-ease": "difficulty"}.get(p, p) for p in parts)
+    # Row columns: id 0, nid 1, did 2, home 3, due 4, ivl 5, ord 6, mod 7, factor 8, data 9.
+    fields: dict[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = {
         "day": lambda row: (row[4],),
         "deck": lambda row: (rank.get(row[2], len(rank)),),
         "ivl": lambda row: (row[5],),
         "-ivl": lambda row: (-row[5],),
+        "ease": lambda row: (row[8],),
+        "-ease": lambda row: (-row[8],),
+        # SQL's order: a card without a memory state (NULL) first ascending, last descending.
+        "difficulty": lambda row: _difficulty_key(row[9], descending=False),
+        "-difficulty": lambda row: _difficulty_key(row[9], descending=True),
         "added": lambda row: (row[1], row[6]),
         "-added": lambda row: (-row[1], row[6]),
     }
@@ -344,9 +358,19 @@ def _review_order(
     return lambda row: tuple(value for get in chosen for value in get(row))
 
 
+def _difficulty_key(data: str, *, descending: bool) -> tuple[int, float]:
+    value = parse_card_data(data).get("d")
+    difficulty = (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    )
+    if difficulty is None:
+        return (1, 0.0) if descending else (0, 0.0)
+    return (0, -difficulty) if descending else (1, difficulty)
+
+
 def _in_order(
-    rows: list[tuple[int, ...]], key: Callable[[tuple[int, ...]], tuple[int, ...]]
-) -> Iterator[tuple[int, ...]]:
+    rows: list[tuple[Any, ...]], key: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+) -> Iterator[tuple[Any, ...]]:
     """`rows` by `key`, ties by `fnvhash(id, mod)`: hashed only for the ties reached, as
     gathering usually stops at a limit long before the last due card."""
     rows.sort(key=key)
@@ -361,38 +385,46 @@ def _new_cards(
     root: int,
     ids: Sequence[int],
     limits: LimitTree,
+    today: int,
 ) -> Iterator[tuple[int, int, int, int]]:
-    """New cards in gather order, while the limits leave room for them: (card id, note
-    id, deck id, home deck id)."""
+    """New cards in the root preset's gather order, while the limits leave room for
+    them: (card id, note id, deck id, home deck id)."""
     root_deck = decks.get(root)
     priority = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("newGatherPriority")
-    columns = "id, nid, did, case when odid then odid else did end"
-    if priority in (GATHER_LOWEST_POSITION, GATHER_HIGHEST_POSITION):
-        direction = "desc" if priority == GATHER_HIGHEST_POSITION else "asc"
-        rows = _rows(
-            conn,
-            f"select {columns} from cards where did in ({_marks(ids)}) and queue = ?"
-            f" order by due {direction}, ord, id",
+    salt = (today * 2_654_435_761) & 0xFFFF_FFFF  # Anki's knuth_salt of the day
+    columns = "id, nid, did, case when odid then odid else did end, due, ord"
+    sortings: dict[int, Callable[[tuple[int, ...]], tuple[int, ...]]] = {
+        GATHER_LOWEST_POSITION: lambda row: (row[4], row[5], row[0]),
+        GATHER_HIGHEST_POSITION: lambda row: (-row[4], row[5], row[0]),
+        GATHER_RANDOM_NOTES: lambda row: (fnvhash(row[1], salt), row[5]),
+        GATHER_RANDOM_CARDS: lambda row: (fnvhash(row[0], salt),),
+    }
+    if priority in sortings:  # across the decks
+        every = conn.execute(
+            f"select {columns} from cards where did in ({_marks(ids)}) and queue = ?",
             (*ids, CardQueue.NEW),
-        )
-        for row in rows:
+        ).fetchall()
+        for card_id, note_id, did, home, *_ in sorted(every, key=sortings[priority]):
             if limits.root_left(root, review=False) == 0:
                 return
-            card_id, note_id, did, home = row
             if limits.left(did, review=False) > 0:
                 yield card_id, note_id, did, home
         return
-    for deck_id in ids:  # the root, then its subdecks by name
+    for deck_id in ids:  # deck by deck: the root, then its subdecks by name
         if limits.root_left(root, review=False) == 0:
             return
         if limits.left(deck_id, review=False) == 0:
             continue
-        for row in _rows(
-            conn,
-            f"select {columns} from cards where did = ? and queue = ? order by due, ord, id",
-            (deck_id, CardQueue.NEW),
-        ):
+        query = f"select {columns} from cards where did = ? and queue = ?"
+        rows: Iterable[tuple[int, ...]]
+        if priority == GATHER_DECK_THEN_RANDOM_NOTES:
+            rows = sorted(
+                conn.execute(query, (deck_id, CardQueue.NEW)).fetchall(),
+                key=sortings[GATHER_RANDOM_NOTES],
+            )
+        else:
+            rows = _rows(conn, f"{query} order by due, ord, id", (deck_id, CardQueue.NEW))
+        for card_id, note_id, did, home, *_ in rows:
             if limits.left(deck_id, review=False) == 0:
                 break
-            card_id, note_id, did, home = row
             yield card_id, note_id, did, home
