@@ -33,6 +33,7 @@ from collection.decks import SEPARATOR, DeckIndex, deck_preset
 from collection.enums import CardQueue
 from collection.scheduler import DeckOptions, SchedTiming
 from collection.scheduler.card_data import parse_card_data
+from collection.scheduler.fsrs import FSRS5_DECAY
 
 # Without a preset (a filtered deck) nothing is limited, as in Anki.
 UNLIMITED = 9999
@@ -47,8 +48,7 @@ _U64 = (1 << 64) - 1
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
 # `reviewOrder` values (Anki's ReviewCardOrder) and their sort keys, before the
-# `fnvhash(id, mod)` every order ends with; 8 (random) is that alone. The orders by
-# retrievability (7, 11) and relative overdueness (12) are taken by due day.
+# `fnvhash(id, mod)` every order ends with; 8 (random) is that alone.
 _REVIEW_ORDERS: dict[int, tuple[str, ...]] = {
     0: ("day",),
     1: ("day", "deck"),
@@ -57,9 +57,12 @@ _REVIEW_ORDERS: dict[int, tuple[str, ...]] = {
     4: ("-ivl",),
     5: ("ease",),
     6: ("-ease",),
+    7: ("retrievability",),
     8: (),
     9: ("added",),
     10: ("-added",),
+    11: ("-retrievability",),
+    12: ("overdueness",),
 }
 
 # `newGatherPriority` values (Anki's NewCardGatherPriority); 0, the default, is deck
@@ -273,7 +276,7 @@ def gather(
         burying.previous(note_id, home)
         learning.append((due, card_id))
 
-    order = _review_order(col, decks, root, ids)
+    order = _review_order(col, decks, root, ids, when)
     due_lists: dict[int, list[tuple[int, int]]] = {}
     for queue, attribute in (
         (CardQueue.DAY_LEARN, "interday_learning"),
@@ -327,18 +330,20 @@ def fnvhash(*values: int) -> int:
 
 
 def _review_order(
-    col: Col, decks: DeckIndex, root: int, ids: Sequence[int]
+    col: Col, decks: DeckIndex, root: int, ids: Sequence[int], when: SchedTiming
 ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """The sort key of due cards (id, nid, did, home, due, ivl, ord, mod) for the root
-    preset's review order (Anki's `review_order_sql`, before its final tie-break);
-    orders by ease, retrievability or overdueness fall back to the day's order."""
+    """The sort key of due cards (id, nid, did, home, due, ivl, ord, mod, factor, data)
+    for the root preset's review order (Anki's `review_order_sql`, before its final
+    tie-break)."""
     root_deck = decks.get(root)
     setting = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("reviewOrder", 0)
     rank = {deck_id: position for position, deck_id in enumerate(ids)}
     parts = _REVIEW_ORDERS.get(setting if isinstance(setting, int) else 0, _REVIEW_ORDERS[0])
-    if col.conf.get("fsrs") is True:  # ease orders sort by FSRS difficulty instead
+    fsrs = col.conf.get("fsrs") is True
+    if fsrs:  # the ease orders sort by FSRS difficulty instead
         parts = tuple({"ease": "-difficulty", "-ease": "difficulty"}.get(p, p) for p in parts)
     # Row columns: id 0, nid 1, did 2, home 3, due 4, ivl 5, ord 6, mod 7, factor 8, data 9.
+    # A value SQL would find NULL sorts first ascending and last descending.
     fields: dict[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = {
         "day": lambda row: (row[4],),
         "deck": lambda row: (rank.get(row[2], len(rank)),),
@@ -346,9 +351,13 @@ def _review_order(
         "-ivl": lambda row: (-row[5],),
         "ease": lambda row: (row[8],),
         "-ease": lambda row: (-row[8],),
-        # SQL's order: a card without a memory state (NULL) first ascending, last descending.
-        "difficulty": lambda row: _difficulty_key(row[9], descending=False),
-        "-difficulty": lambda row: _difficulty_key(row[9], descending=True),
+        "difficulty": lambda row: _nullable(_data_number(row[9], "d"), descending=False),
+        "-difficulty": lambda row: _nullable(_data_number(row[9], "d"), descending=True),
+        "retrievability": lambda row: _nullable(_retrievability(row, when), descending=False),
+        "-retrievability": lambda row: _nullable(_retrievability(row, when), descending=True),
+        "overdueness": lambda row: _nullable(
+            _relative_overdueness(row, when, fsrs=fsrs), descending=False
+        ),
         "added": lambda row: (row[1], row[6]),
         "-added": lambda row: (-row[1], row[6]),
     }
@@ -358,14 +367,80 @@ def _review_order(
     return lambda row: tuple(value for get in chosen for value in get(row))
 
 
-def _difficulty_key(data: str, *, descending: bool) -> tuple[int, float]:
-    value = parse_card_data(data).get("d")
-    difficulty = (
-        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    )
-    if difficulty is None:
+def _nullable(value: float | None, *, descending: bool) -> tuple[int, float]:
+    if value is None:
         return (1, 0.0) if descending else (0, 0.0)
-    return (0, -difficulty) if descending else (1, difficulty)
+    return (0, -value) if descending else (1, value)
+
+
+def _data_number(data: str, key: str) -> float | None:
+    value = parse_card_data(data).get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _memory(data: str) -> tuple[dict[str, Any], float, float] | None:
+    """The card's data with its stability and decay, when it holds a memory state."""
+    parsed = parse_card_data(data)
+    stability, difficulty = parsed.get("s"), parsed.get("d")
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in (stability, difficulty)
+    ):
+        return None
+    decay = parsed.get("decay")
+    if not isinstance(decay, int | float) or isinstance(decay, bool) or not decay:
+        decay = FSRS5_DECAY
+    return parsed, float(stability), float(decay)  # type: ignore[arg-type]
+
+
+def _since_last_review(parsed: dict[str, Any], estimate: int, now: int) -> int:
+    last = parsed.get("lrt")
+    if isinstance(last, int) and not isinstance(last, bool):
+        return max(now - last, 0)
+    return estimate
+
+
+def _curve(seconds: int, stability: float, decay: float) -> float:
+    """The fsrs crate's `current_retrievability`."""
+    factor = 0.9 ** (1.0 / -decay) - 1.0
+    return float((seconds / 86_400 / stability * factor + 1.0) ** -decay)
+
+
+def _retrievability(row: tuple[Any, ...], when: SchedTiming) -> float | None:
+    """Anki's `extract_fsrs_retrievability` (None without a memory state)."""
+    due, ivl, data = row[4], row[5], row[9]
+    memory = _memory(data)
+    if memory is None:
+        return None
+    parsed, stability, decay = memory
+    if due > 365_000:  # a learning card's due is a second
+        estimate = max(when.now - max(due - ivl, 0), 0)
+    else:
+        estimate = max(when.days_elapsed - max(due - ivl, 0), 0) * 86_400
+    return _curve(_since_last_review(parsed, estimate, when.now), stability, decay)
+
+
+def _relative_overdueness(row: tuple[Any, ...], when: SchedTiming, *, fsrs: bool) -> float | None:
+    """Anki's relative overdueness (lower comes first): under FSRS from the memory state
+    and desired retention, else (or without them) from the days elapsed and interval."""
+    due, ivl, data = int(row[4]), int(row[5]), str(row[9])
+    if not fsrs:  # SQL: -(1 + (today - due + 0.001) / ivl), NULL for ivl 0
+        return None if ivl == 0 else -(1 + (when.days_elapsed - due + 0.001) / ivl)
+    if due > 365_000:
+        seconds = max(when.now - due, 0)
+    else:
+        seconds = max(when.days_elapsed - max(due - ivl, 0), 0) * 86_400
+    memory = _memory(data)
+    retention = _data_number(data, "dr")
+    if memory is not None and retention is not None:
+        parsed, stability, decay = memory
+        retention = max(retention, 0.0001)
+        recall = max(
+            _curve(_since_last_review(parsed, seconds, when.now), stability, decay), 0.0001
+        )
+        return float(-(recall ** (-1.0 / decay) - 1.0) / (retention ** (-1.0 / decay) - 1.0))
+    return float(-(seconds // 86_400 + 0.001) / max(int(ivl), 1))
 
 
 def _in_order(

@@ -74,6 +74,25 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "fsrs": True,
         "top": {"rev": {"perDay": 22}, "reviewOrder": 6},
     },
+    "review order: retrievability ascending (FSRS)": {
+        "ties": True,
+        "fsrs": True,
+        "top": {"rev": {"perDay": 22}, "reviewOrder": 7},
+    },
+    "review order: retrievability descending (FSRS)": {
+        "ties": True,
+        "fsrs": True,
+        "top": {"rev": {"perDay": 22}, "reviewOrder": 11},
+    },
+    "review order: relative overdueness (FSRS)": {
+        "ties": True,
+        "fsrs": True,
+        "top": {"rev": {"perDay": 22}, "reviewOrder": 12},
+    },
+    "review order: relative overdueness (SM-2)": {
+        "ties": True,
+        "top": {"rev": {"perDay": 22}, "reviewOrder": 12},
+    },
     "new cards: random notes": {"top": {"newGatherPriority": 3}},
     "new cards: random cards": {"top": {"newGatherPriority": 4}},
     "new cards: deck by deck, random notes": {"top": {"newGatherPriority": 5}},
@@ -135,10 +154,11 @@ def build(col: Collection, scenario: dict[str, Any], rng: random.Random) -> dict
         for (card_id,) in col.db.all("select id from cards where queue = 2"):
             if rng.random() < 0.7:
                 memory = {"s": round(rng.uniform(1, 90), 3), "d": round(rng.uniform(1, 10), 3)}
+                memory |= {"dr": rng.choice((0.8, 0.9)), "decay": 0.1542}
+                if rng.random() < 0.5:  # the second of the last review, as Anki 25+ writes
+                    memory["lrt"] = now - rng.randint(1, 60) * 86_400
                 col.db.execute(
-                    "update cards set data = ? where id = ?",
-                    json.dumps(memory | {"dr": 0.9, "decay": 0.1542}),
-                    card_id,
+                    "update cards set data = ? where id = ?", json.dumps(memory), card_id
                 )
     return decks
 
