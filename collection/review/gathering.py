@@ -32,6 +32,7 @@ from collection.col import Col
 from collection.decks import SEPARATOR, DeckIndex, deck_preset
 from collection.enums import CardQueue
 from collection.scheduler import DeckOptions, SchedTiming
+from collection.scheduler._rust import f32
 from collection.scheduler.card_data import parse_card_data
 from collection.scheduler.fsrs import FSRS5_DECAY
 
@@ -64,6 +65,15 @@ _REVIEW_ORDERS: dict[int, tuple[str, ...]] = {
     11: ("-retrievability",),
     12: ("overdueness",),
 }
+
+# `newSortOrder` values (Anki's NewCardSortOrder); 0, the default, is by template.
+NEW_SORT_NO_SORT = 1
+NEW_SORT_TEMPLATE_THEN_RANDOM = 2
+NEW_SORT_RANDOM_NOTE_THEN_TEMPLATE = 3
+NEW_SORT_RANDOM_CARD = 4
+# `newMix` and `interdayLearningMix` values (Anki's ReviewMix); 0, the default, mixes.
+MIX_AFTER = 1
+MIX_BEFORE = 2
 
 # `newGatherPriority` values (Anki's NewCardGatherPriority); 0, the default, is deck
 # by deck in position order.
@@ -115,6 +125,7 @@ class DayQueue:
     day_learning: list[tuple[int, int]]  # (due day, card id)
     reviews: list[tuple[int, int]]  # (due day, card id)
     new: list[int]
+    main: list[int]  # reviews, interday learning and new cards, mixed as the preset says
     new_limit: int
     review_limit: int
 
@@ -260,7 +271,7 @@ def gather(
     # Cards in filtered decks are studied in Anki (see `FILTERED_MESSAGE`).
     ids = [deck_id for deck_id in decks.subtree(root) if not decks.get(deck_id).get("dyn")]
     if not ids:
-        return DayQueue([], [], [], [], 0, 0)
+        return DayQueue([], [], [], [], [], 0, 0)
     limits = LimitTree.build(col, decks, root, today)
     new_limit, review_limit = limits.root_left(root, False), limits.root_left(root, True)
     burying = _Burying(col, decks)
@@ -301,21 +312,64 @@ def gather(
             gathered.append((due, card_id))
             limits.take(did, review=True)
 
-    new: list[int] = []
-    for card_id, note_id, did, home in _new_cards(conn, col, decks, root, ids, limits, today):
+    new_cards: list[tuple[int, int, int]] = []  # (card id, note id, template ordinal)
+    for card_id, note_id, did, home, ord_ in _new_cards(conn, col, decks, root, ids, limits, today):
         before = burying.previous(note_id, home)
         if before is not None and before.new:
             continue
-        new.append(card_id)
+        new_cards.append((card_id, note_id, ord_))
         limits.take(did, review=False)
-    return DayQueue(
-        learning,
-        due_lists[CardQueue.DAY_LEARN],
-        due_lists[CardQueue.REVIEW],
+    preset = {} if decks.get(root).get("dyn") else deck_preset(col, decks.get(root))
+    new = _sorted_new(new_cards, preset.get("newSortOrder"), today)
+    day_learning, reviews = due_lists[CardQueue.DAY_LEARN], due_lists[CardQueue.REVIEW]
+    main = _mixed(
+        _mixed(
+            [c for _, c in reviews], [c for _, c in day_learning], preset.get("interdayLearningMix")
+        ),
         new,
-        new_limit,
-        review_limit,
+        preset.get("newMix"),
     )
+    return DayQueue(learning, day_learning, reviews, new, main, new_limit, review_limit)
+
+
+def _sorted_new(gathered: list[tuple[int, int, int]], order: object, today: int) -> list[int]:
+    """The day's new cards in the preset's display order (Anki's `sort_new`; hashes
+    salted with the day number, so the order holds all day)."""
+    if order == NEW_SORT_NO_SORT:
+        keyed = gathered
+    elif order == NEW_SORT_TEMPLATE_THEN_RANDOM:
+        keyed = sorted(gathered, key=lambda c: (c[2], fnvhash(c[0], today) & _U64))
+    elif order == NEW_SORT_RANDOM_NOTE_THEN_TEMPLATE:
+        keyed = sorted(gathered, key=lambda c: (fnvhash(c[1], today) & _U64, c[2]))
+    elif order == NEW_SORT_RANDOM_CARD:
+        keyed = sorted(gathered, key=lambda c: fnvhash(c[0], today) & _U64)
+    else:  # by template, gather order kept (the default)
+        keyed = sorted(gathered, key=lambda c: c[2])
+    return [card_id for card_id, _, _ in keyed]
+
+
+def _mixed(one: list[int], two: list[int], mix: object) -> list[int]:
+    """`two` after, before, or spread evenly among `one` (Anki's `ReviewMix` and its
+    `Intersperser`)."""
+    if mix == MIX_AFTER:
+        return [*one, *two]
+    if mix == MIX_BEFORE:
+        return [*two, *one]
+    ratio = f32((len(one) + 1) / (len(two) + 1))
+    mixed: list[int] = []
+    first, second = 0, 0
+    while first < len(one) or second < len(two):
+        if first < len(one) and second < len(two):
+            take_second = f32((second + 1) * ratio) < first + 1
+        else:
+            take_second = second < len(two)
+        if take_second:
+            mixed.append(two[second])
+            second += 1
+        else:
+            mixed.append(one[first])
+            first += 1
+    return mixed
 
 
 def fnvhash(*values: int) -> int:
@@ -461,9 +515,9 @@ def _new_cards(
     ids: Sequence[int],
     limits: LimitTree,
     today: int,
-) -> Iterator[tuple[int, int, int, int]]:
+) -> Iterator[tuple[int, int, int, int, int]]:
     """New cards in the root preset's gather order, while the limits leave room for
-    them: (card id, note id, deck id, home deck id)."""
+    them: (card id, note id, deck id, home deck id, template ordinal)."""
     root_deck = decks.get(root)
     priority = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("newGatherPriority")
     salt = (today * 2_654_435_761) & 0xFFFF_FFFF  # Anki's knuth_salt of the day
@@ -479,11 +533,11 @@ def _new_cards(
             f"select {columns} from cards where did in ({_marks(ids)}) and queue = ?",
             (*ids, CardQueue.NEW),
         ).fetchall()
-        for card_id, note_id, did, home, *_ in sorted(every, key=sortings[priority]):
+        for card_id, note_id, did, home, _, ord_ in sorted(every, key=sortings[priority]):
             if limits.root_left(root, review=False) == 0:
                 return
             if limits.left(did, review=False) > 0:
-                yield card_id, note_id, did, home
+                yield card_id, note_id, did, home, ord_
         return
     for deck_id in ids:  # deck by deck: the root, then its subdecks by name
         if limits.root_left(root, review=False) == 0:
@@ -499,7 +553,7 @@ def _new_cards(
             )
         else:
             rows = _rows(conn, f"{query} order by due, ord, id", (deck_id, CardQueue.NEW))
-        for card_id, note_id, did, home, *_ in rows:
+        for card_id, note_id, did, home, _, ord_ in rows:
             if limits.left(deck_id, review=False) == 0:
                 break
-            yield card_id, note_id, did, home
+            yield card_id, note_id, did, home, ord_

@@ -127,11 +127,11 @@ def next_card(conn: sqlite3.Connection, deck_id: int | None, *, now: float) -> N
 
     Today's cards are gathered as Anki's v3 scheduler gathers them (`gathering`: the
     daily limits of the deck and its subdecks, siblings kept out as the presets ask).
-    Order: intraday learning cards that are due, then interday learning and reviews
-    (by due day, in gather order within a day), then new cards in gather order, then
-    learning cards due within the learn-ahead window (`collapseTime`). Anki mixes new
-    cards in among the reviews by default; here they follow them, so a day's session
-    holds the same cards in a different order.
+    Order: intraday learning cards that are due, then the day's main queue (reviews,
+    interday learning and new cards, sorted and mixed as the preset says), then
+    learning cards due within the learn-ahead window (`collapseTime`). Anki builds its
+    main queue once per session; here it is built again for each card from what is
+    left, so within a session the mix may come out in another order.
     """
     return _next_card(Col(conn), conn, deck_id, now)
 
@@ -163,8 +163,7 @@ def _next_card(col: Col, conn: sqlite3.Connection, deck_id: int | None, now: flo
         review=len(day.reviews),
     )
     due_now = [card_id for due, card_id in day.learning if due <= now]
-    main = sorted(day.day_learning + day.reviews, key=lambda entry: entry[0])  # stable
-    card_id = next(iter([*due_now, *(c for _, c in main), *day.new, *learning]), None)
+    card_id = next(iter([*due_now, *day.main, *learning]), None)
     if card_id is None:
         message = _why_nothing(conn, decks, ids, day, when.days_elapsed, cutoff)
         return NextCard(None, None, counts, message, deck_id)

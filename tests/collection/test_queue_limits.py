@@ -1,19 +1,22 @@
 """The day's queue against Anki's own queue builder: new cards/day and reviews/day of a
 deck and its subdecks (each with its own preset, one with a deck-level limit), the
 collection's "new cards ignore the review limit" and "apply all parent limits", the
-bury options keeping siblings out of the day's queue, the new-card gather order, and
-what was already studied today, and the preset's review order with Anki's tie-break
-among cards due the same day.
+bury options keeping siblings out of the day's queue, the new-card gather and sort
+orders, what was already studied today, the preset's review order with Anki's
+tie-break among cards due the same day, and how new cards and interday learning are
+mixed among the reviews.
 
 Each scenario is made in Anki (new cards, reviews and interday learning cards due on
-distinct days, intraday learning cards due now, within the learn-ahead window and
-later today; notes with two cards; a few cards studied in a subdeck first) and copied,
-as the schema-11 file Javumbo keeps. For every deck of the tree, the cards Anki queues
-for today (`get_queued_cards`) are the cards Javumbo gathers, and the counts beside
-them are Anki's. Then a whole session on the top deck, each side taking its own next
-card and answering Good until nothing is left: the same cards are answered the same
-number of times and the decks' day counters end equal. (Anki mixes new cards in among
-the reviews by default and Javumbo shows them after, so the order differs.)
+distinct or shared days, intraday learning cards due now, within the learn-ahead
+window and later today; notes with two cards; a few cards studied in a subdeck first)
+and copied, as the schema-11 file Javumbo keeps. For every deck of the tree, the cards
+Anki queues for today (`get_queued_cards`) are the cards Javumbo gathers, its main
+queue is Javumbo's in the same order, and the counts beside them are Anki's. Then a
+whole session on the top deck, each side taking its own next card and answering Good
+until nothing is left: the same cards are answered the same number of times and the
+decks' day counters end equal. (Anki keeps its main queue for the session; Javumbo
+builds it again for each card from what is left, so within a session the order may
+differ.)
 """
 
 from __future__ import annotations
@@ -93,6 +96,14 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "ties": True,
         "top": {"rev": {"perDay": 22}, "reviewOrder": 12},
     },
+    "new cards shown in gather order, after the reviews": {
+        "top": {"newSortOrder": 1, "newMix": 1, "interdayLearningMix": 2}
+    },
+    "new cards by template then random, before the reviews": {
+        "top": {"newSortOrder": 2, "newMix": 2, "interdayLearningMix": 1}
+    },
+    "new cards by random note then template": {"top": {"newSortOrder": 3}},
+    "new cards at random": {"top": {"newSortOrder": 4}},
     "new cards: random notes": {"top": {"newGatherPriority": 3}},
     "new cards: random cards": {"top": {"newGatherPriority": 4}},
     "new cards: deck by deck, random notes": {"top": {"newGatherPriority": 5}},
@@ -163,23 +174,25 @@ def build(col: Collection, scenario: dict[str, Any], rng: random.Random) -> dict
     return decks
 
 
-def anki_today(col: Collection, deck_id: int) -> tuple[set[int], tuple[int, int, int]]:
+Today = tuple[set[int], tuple[int, int, int], list[int]]  # cards, counts, main queue
+
+
+def anki_today(col: Collection, deck_id: int) -> Today:
     col.decks.select(deck_id)
     queued = col._backend.get_queued_cards(fetch_limit=10_000, intraday_learning_only=False)
     cards = {q.card.id for q in queued.cards}
-    return cards, (queued.new_count, queued.learning_count, queued.review_count)
+    main = [q.card.id for q in queued.cards if q.card.queue != 1]  # intraday learning aside
+    return cards, (queued.new_count, queued.learning_count, queued.review_count), main
 
 
-def ours_today(
-    conn: sqlite3.Connection, deck_id: int, now: float
-) -> tuple[set[int], tuple[int, int, int]]:
+def ours_today(conn: sqlite3.Connection, deck_id: int, now: float) -> Today:
     col = Col(conn)
     day = gather(conn, col, DeckIndex(col), deck_id, timing(col, conn, now))
     cutoff = learn_ahead_cutoff(now, learn_ahead_secs(col.conf))
     learning = {card_id for due, card_id in day.learning if due <= cutoff}
-    cards = learning | {c for _, c in day.day_learning + day.reviews} | set(day.new)
+    cards = learning | set(day.main)
     counts = next_card(conn, deck_id, now=now).counts
-    return cards, (counts.new, counts.learning, counts.review)
+    return cards, (counts.new, counts.learning, counts.review), day.main
 
 
 def anki_session(col: Collection, deck_id: int) -> None:
@@ -232,7 +245,7 @@ def test_the_days_queue_is_ankis(tmp_path: Path, name: str) -> None:
         now = time.time()
         ours = {deck: ours_today(conn, deck_id, now) for deck, deck_id in decks.items()}
         assert ours == theirs
-        assert sum(len(cards) for cards, _ in ours.values()) > 20
+        assert sum(len(cards) for cards, _, _ in ours.values()) > 20
 
         anki_session(anki, decks[TOP])
         ours_session(conn, decks[TOP])

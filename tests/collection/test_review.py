@@ -39,16 +39,32 @@ def study(conn: sqlite3.Connection, deck_id: int | None = None, now: float = NOW
     return None if shown is None else shown.card_id
 
 
-def test_order_is_learning_then_reviews_then_new(conn: sqlite3.Connection) -> None:
-    new_1, new_2, review_late, review_older, learning = (add(conn, f"c{i}") for i in range(5))
+@pytest.mark.parametrize(
+    ("new_mix", "order"),
+    [
+        (None, ("learning", "review_older", "new_1", "review_late", "new_2")),  # mixed
+        (1, ("learning", "review_older", "review_late", "new_1", "new_2")),  # after
+        (2, ("learning", "new_1", "new_2", "review_older", "review_late")),  # before
+    ],
+)
+def test_order_is_due_learning_then_reviews_and_new_as_mixed(
+    conn: sqlite3.Connection, new_mix: int | None, order: tuple[str, ...]
+) -> None:
+    if new_mix is not None:
+        col = Col(conn)
+        col.dconf["1"]["newMix"] = new_mix
+        col.mark_changed("dconf")
+        col.save(now=NOW)
+    names = ("new_1", "new_2", "review_late", "review_older", "learning")
+    cards = {name: add(conn, name) for name in names}
     day = today(conn)
-    set_card(conn, review_late, type=2, queue=2, due=day, ivl=3, factor=2500)
-    set_card(conn, review_older, type=2, queue=2, due=day - 2, ivl=3, factor=2500)
-    set_card(conn, learning, type=1, queue=1, due=int(NOW) - 5, left=1)
+    set_card(conn, cards["review_late"], type=2, queue=2, due=day, ivl=3, factor=2500)
+    set_card(conn, cards["review_older"], type=2, queue=2, due=day - 2, ivl=3, factor=2500)
+    set_card(conn, cards["learning"], type=1, queue=1, due=int(NOW) - 5, left=1)
 
-    for card in (learning, review_older, review_late, new_1, new_2):
-        assert study(conn) == card
-        set_card(conn, card, queue=-1)  # out of the way, to see what comes next
+    for name in order:
+        assert study(conn) == cards[name], name
+        set_card(conn, cards[name], queue=-1)  # out of the way, to see what comes next
     assert study(conn) is None
 
 
