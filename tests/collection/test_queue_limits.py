@@ -47,6 +47,14 @@ pytestmark = pytest.mark.interop
 
 TOP, VERBS, NOUNS, RARE = "Lang", "Lang::Verbs", "Lang::Nouns", "Lang::Nouns::Rare"
 
+
+def ordered(order: int, *, fsrs: bool = False, per_day: int = 8) -> dict[str, Any]:
+    """A review order over many cards due on the same days, under a review limit that
+    leaves room past the interday learning cards (more with FSRS memory states)."""
+    limit = 22 if fsrs else per_day
+    return {"ties": True, "fsrs": fsrs, "top": {"rev": {"perDay": limit}, "reviewOrder": order}}
+
+
 SCENARIOS: dict[str, dict[str, Any]] = {
     "limits of a deck tree": {},
     "new cards ignore the review limit": {"conf": {"newCardsIgnoreReviewLimit": True}},
@@ -64,38 +72,16 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "tight review limits": {"top": {"rev": {"perDay": 6}}, "verbs": {"rev": {"perDay": 2}}},
     # Many cards due on the same days: Anki's tie-break picks which are shown.
     "ties within a tight review limit": {"ties": True, "top": {"rev": {"perDay": 8}}},
-    "review order: deck, then day": {"ties": True, "top": {"rev": {"perDay": 8}, "reviewOrder": 2}},
-    "review order: day, then deck": {"ties": True, "top": {"rev": {"perDay": 8}, "reviewOrder": 1}},
-    "review order: intervals ascending": {
-        "ties": True,
-        "top": {"rev": {"perDay": 8}, "reviewOrder": 3},
-    },
-    "review order: order added": {"ties": True, "top": {"rev": {"perDay": 8}, "reviewOrder": 9}},
-    "review order: ease ascending": {"ties": True, "top": {"rev": {"perDay": 8}, "reviewOrder": 5}},
-    "review order: ease descending, under FSRS (difficulty)": {
-        "ties": True,
-        "fsrs": True,
-        "top": {"rev": {"perDay": 22}, "reviewOrder": 6},
-    },
-    "review order: retrievability ascending (FSRS)": {
-        "ties": True,
-        "fsrs": True,
-        "top": {"rev": {"perDay": 22}, "reviewOrder": 7},
-    },
-    "review order: retrievability descending (FSRS)": {
-        "ties": True,
-        "fsrs": True,
-        "top": {"rev": {"perDay": 22}, "reviewOrder": 11},
-    },
-    "review order: relative overdueness (FSRS)": {
-        "ties": True,
-        "fsrs": True,
-        "top": {"rev": {"perDay": 22}, "reviewOrder": 12},
-    },
-    "review order: relative overdueness (SM-2)": {
-        "ties": True,
-        "top": {"rev": {"perDay": 22}, "reviewOrder": 12},
-    },
+    "review order: deck, then day": ordered(2),
+    "review order: day, then deck": ordered(1),
+    "review order: intervals ascending": ordered(3),
+    "review order: order added": ordered(9),
+    "review order: ease ascending": ordered(5),
+    "review order: ease descending, under FSRS (difficulty)": ordered(6, fsrs=True),
+    "review order: retrievability ascending (FSRS)": ordered(7, fsrs=True),
+    "review order: retrievability descending (FSRS)": ordered(11, fsrs=True),
+    "review order: relative overdueness (FSRS)": ordered(12, fsrs=True),
+    "review order: relative overdueness (SM-2)": ordered(12, per_day=22),
     "new cards shown in gather order, after the reviews": {
         "top": {"newSortOrder": 1, "newMix": 1, "interdayLearningMix": 2}
     },
