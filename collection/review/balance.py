@@ -23,6 +23,7 @@ from collection.enums import CardQueue
 from collection.scheduler import CardState, SchedTiming
 from collection.scheduler.load_balancer import BALANCED_DAYS, LoadBalancer
 from collection.scheduler.rng import fuzz_seed
+from collection.scheduler.timing import local_minutes_west
 from collection.schema import DEFAULT_DCONF_ID
 
 ENABLED_CONF_KEY: Final = "loadBalancerEnabled"
@@ -108,8 +109,5 @@ def _easy_days(preset: dict[str, Any]) -> tuple[float, ...]:
 
 
 def _weekday(stamp: int, conf: dict[str, Any]) -> int:
-    """The learner's weekday (Monday 0) at `stamp`, from `localOffset` (minutes west of
-    UTC, as Anki stores it; UTC when missing)."""
-    offset = conf.get("localOffset")
-    minutes_west = int(offset) if isinstance(offset, int) and not isinstance(offset, bool) else 0
-    return ((stamp - minutes_west * 60) // 86_400 + _EPOCH_WEEKDAY) % 7
+    """The learner's weekday (Monday 0) at `stamp`, in their own time zone."""
+    return ((stamp - local_minutes_west(conf) * 60) // 86_400 + _EPOCH_WEEKDAY) % 7

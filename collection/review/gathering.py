@@ -122,8 +122,8 @@ class DayQueue:
     remaining limits before any was gathered."""
 
     learning: list[tuple[int, int]]  # (due second, card id): every intraday learning card
-    day_learning: list[tuple[int, int]]  # (due day, card id)
-    reviews: list[tuple[int, int]]  # (due day, card id)
+    day_learning: list[int]
+    reviews: list[int]
     new: list[int]
     main: list[int]  # reviews, interday learning and new cards, mixed as the preset says
     new_limit: int
@@ -173,13 +173,14 @@ def _remaining(col: Col, deck: dict[str, Any], today: int) -> Remaining:
 class LimitTree:
     """The remaining limits of a deck and its subdecks (Anki's `LimitTreeMap`)."""
 
+    root: int
     parent: dict[int, int | None]
     remaining: dict[int, Remaining]
     children: dict[int, list[int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, col: Col, decks: DeckIndex, root: int, today: int) -> LimitTree:
-        tree = cls(parent={root: None}, remaining={root: _remaining(col, decks.get(root), today)})
+        tree = cls(root, {root: None}, {root: _remaining(col, decks.get(root), today)})
         if col.conf.get(ALL_PARENT_LIMITS_CONF_KEY) is True:
             name = str(decks.get(root)["name"])
             parts = name.split(SEPARATOR)
@@ -208,8 +209,8 @@ class LimitTree:
         for child in self.children.get(deck_id, []):
             self._cap_below(child, limits)
 
-    def root_left(self, root: int, review: bool) -> int:
-        return self.remaining[root].left(review)
+    def root_left(self, review: bool) -> int:
+        return self.remaining[self.root].left(review)
 
     def left(self, deck_id: int, review: bool) -> int:
         limits = self.remaining.get(deck_id)
@@ -259,10 +260,6 @@ def _marks(ids: Sequence[int]) -> str:
     return ",".join("?" * len(ids))
 
 
-def _rows(conn: sqlite3.Connection, sql: str, args: Sequence[int]) -> Iterator[tuple[int, ...]]:
-    yield from conn.execute(sql, tuple(args))
-
-
 def gather(
     conn: sqlite3.Connection, col: Col, decks: DeckIndex, root: int, when: SchedTiming
 ) -> DayQueue:
@@ -272,60 +269,57 @@ def gather(
     ids = [deck_id for deck_id in decks.subtree(root) if not decks.get(deck_id).get("dyn")]
     if not ids:
         return DayQueue([], [], [], [], [], 0, 0)
+    preset = deck_preset(col, decks.get(root))  # its orders and mixes apply to the whole tree
     limits = LimitTree.build(col, decks, root, today)
-    new_limit, review_limit = limits.root_left(root, False), limits.root_left(root, True)
+    new_limit, review_limit = limits.root_left(False), limits.root_left(True)
     burying = _Burying(col, decks)
     columns = "id, nid, did, case when odid then odid else did end, due"
     in_decks = f"did in ({_marks(ids)})"
 
     learning: list[tuple[int, int]] = []
-    for card_id, note_id, _, home, due in _rows(
-        conn,
+    for card_id, note_id, _, home, due in conn.execute(
         f"select {columns} from cards where {in_decks} and queue = ? and due < ? order by due, id",
         (*ids, CardQueue.LEARN, when.next_day_at),
     ):
         burying.previous(note_id, home)
         learning.append((due, card_id))
 
-    order = _review_order(col, decks, root, ids, when)
-    due_lists: dict[int, list[tuple[int, int]]] = {}
+    order = _review_order(col, preset, ids, when)
+    due_lists: dict[int, list[int]] = {}
     for queue, attribute in (
         (CardQueue.DAY_LEARN, "interday_learning"),
         (CardQueue.REVIEW, "reviews"),
     ):
         gathered = due_lists.setdefault(queue, [])
-        if limits.root_left(root, review=True) == 0:
+        if limits.root_left(review=True) == 0:
             continue
         rows = conn.execute(
             "select id, nid, did, case when odid then odid else did end, due, ivl, ord, mod,"
             f" factor, data from cards where {in_decks} and queue = ? and due <= ?",
             (*ids, queue, today),
         ).fetchall()
-        for card_id, note_id, did, home, due, *_ in _in_order(rows, order):
-            if limits.root_left(root, review=True) == 0:
+        for card_id, note_id, did, home, *_ in _in_order(rows, order):
+            if limits.root_left(review=True) == 0:
                 break
             if limits.left(did, review=True) == 0:
                 continue
             before = burying.previous(note_id, home)
             if before is not None and getattr(before, attribute):
                 continue
-            gathered.append((due, card_id))
+            gathered.append(card_id)
             limits.take(did, review=True)
 
     new_cards: list[tuple[int, int, int]] = []  # (card id, note id, template ordinal)
-    for card_id, note_id, did, home, ord_ in _new_cards(conn, col, decks, root, ids, limits, today):
+    for card_id, note_id, did, home, ord_ in _new_cards(conn, preset, ids, limits, today):
         before = burying.previous(note_id, home)
         if before is not None and before.new:
             continue
         new_cards.append((card_id, note_id, ord_))
         limits.take(did, review=False)
-    preset = {} if decks.get(root).get("dyn") else deck_preset(col, decks.get(root))
     new = _sorted_new(new_cards, preset.get("newSortOrder"), today)
     day_learning, reviews = due_lists[CardQueue.DAY_LEARN], due_lists[CardQueue.REVIEW]
     main = _mixed(
-        _mixed(
-            [c for _, c in reviews], [c for _, c in day_learning], preset.get("interdayLearningMix")
-        ),
+        _mixed(reviews, day_learning, preset.get("interdayLearningMix")),
         new,
         preset.get("newMix"),
     )
@@ -384,13 +378,12 @@ def fnvhash(*values: int) -> int:
 
 
 def _review_order(
-    col: Col, decks: DeckIndex, root: int, ids: Sequence[int], when: SchedTiming
+    col: Col, preset: dict[str, Any], ids: Sequence[int], when: SchedTiming
 ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """The sort key of due cards (id, nid, did, home, due, ivl, ord, mod, factor, data)
     for the root preset's review order (Anki's `review_order_sql`, before its final
     tie-break)."""
-    root_deck = decks.get(root)
-    setting = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("reviewOrder", 0)
+    setting = preset.get("reviewOrder", 0)
     rank = {deck_id: position for position, deck_id in enumerate(ids)}
     parts = _REVIEW_ORDERS.get(setting if isinstance(setting, int) else 0, _REVIEW_ORDERS[0])
     fsrs = col.conf.get("fsrs") is True
@@ -509,17 +502,14 @@ def _in_order(
 
 def _new_cards(
     conn: sqlite3.Connection,
-    col: Col,
-    decks: DeckIndex,
-    root: int,
+    preset: dict[str, Any],
     ids: Sequence[int],
     limits: LimitTree,
     today: int,
 ) -> Iterator[tuple[int, int, int, int, int]]:
     """New cards in the root preset's gather order, while the limits leave room for
     them: (card id, note id, deck id, home deck id, template ordinal)."""
-    root_deck = decks.get(root)
-    priority = 0 if root_deck.get("dyn") else deck_preset(col, root_deck).get("newGatherPriority")
+    priority = preset.get("newGatherPriority")
     salt = (today * 2_654_435_761) & 0xFFFF_FFFF  # Anki's knuth_salt of the day
     columns = "id, nid, did, case when odid then odid else did end, due, ord"
     sortings: dict[int, Callable[[tuple[int, ...]], tuple[int, ...]]] = {
@@ -534,13 +524,13 @@ def _new_cards(
             (*ids, CardQueue.NEW),
         ).fetchall()
         for card_id, note_id, did, home, _, ord_ in sorted(every, key=sortings[priority]):
-            if limits.root_left(root, review=False) == 0:
+            if limits.root_left(review=False) == 0:
                 return
             if limits.left(did, review=False) > 0:
                 yield card_id, note_id, did, home, ord_
         return
     for deck_id in ids:  # deck by deck: the root, then its subdecks by name
-        if limits.root_left(root, review=False) == 0:
+        if limits.root_left(review=False) == 0:
             return
         if limits.left(deck_id, review=False) == 0:
             continue
@@ -552,7 +542,7 @@ def _new_cards(
                 key=sortings[GATHER_RANDOM_NOTES],
             )
         else:
-            rows = _rows(conn, f"{query} order by due, ord, id", (deck_id, CardQueue.NEW))
+            rows = conn.execute(f"{query} order by due, ord, id", (deck_id, CardQueue.NEW))
         for card_id, note_id, did, home, _, ord_ in rows:
             if limits.left(deck_id, review=False) == 0:
                 break

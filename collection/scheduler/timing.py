@@ -87,8 +87,7 @@ def sched_timing_for_collection(
     rollover = conf.get("rollover")
     rollover_hour = DEFAULT_ROLLOVER_HOUR if rollover is None else int(rollover)
     if utc_offset_minutes_west is None:
-        local = conf.get("localOffset")
-        utc_offset_minutes_west = 0 if local is None else int(local)
+        utc_offset_minutes_west = local_minutes_west(conf)
     creation = conf.get("creationOffset")
     return sched_timing_today(
         crt,
@@ -97,6 +96,12 @@ def sched_timing_for_collection(
         utc_offset_minutes_west,
         None if creation is None else int(creation),
     )
+
+
+def local_minutes_west(conf: Mapping[str, Any]) -> int:
+    """The learner's UTC offset, minutes west, from `localOffset` (UTC when missing)."""
+    local = conf.get("localOffset")
+    return 0 if local is None else int(local)
 
 
 def learn_ahead_secs(conf: Mapping[str, Any]) -> int:
