@@ -16,6 +16,7 @@ from anki.collection import Collection
 from anki.scheduler_pb2 import CardAnswer
 
 from tests.support.app_server import PASSWORD, AppServer, signed_up
+from tests.support.waiting import wait_for_clock_past
 from tests.sync.test_full_sync import device, full_sync
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
@@ -42,7 +43,7 @@ def turn_fsrs_on(col: Collection) -> None:
     )
 
 
-def answer_in_anki(col: Collection, card_id: int, ease: int) -> None:
+def answer_in_anki(col: Collection, card_id: int, ease: int, at_millis: int | None = None) -> None:
     """Answer as Anki's reviewer does: with the study queues built, so that intervals are
     load-balanced against the days ahead (without queues Anki does not balance)."""
     col._backend.get_queued_cards(fetch_limit=1, intraday_learning_only=False)
@@ -54,7 +55,7 @@ def answer_in_anki(col: Collection, card_id: int, ease: int) -> None:
             current_state=states.current,
             new_state=(states.again, states.hard, states.good, states.easy)[ease - 1],
             rating=ease - 1,
-            answered_at_millis=int(time.time() * 1000),
+            answered_at_millis=int(time.time() * 1000) if at_millis is None else at_millis,
             milliseconds_taken=3000,
         )
     )
@@ -125,6 +126,10 @@ def test_a_device_with_fsrs_studies_on_in_the_web_app(server: AppServer, tmp_pat
     assert web.json() == {"fsrs": True}  # the device's switch came with the collection
     plan = [(review_card, 3), (new_card, 2), (learning_card, 3), (review_card, 1)]
     for card_id, ease in plan:
+        # Both sides answer within one second (a learning state's elapsed seconds count
+        # from the card's modification second) and at one millisecond (the review log's).
+        if time.time() % 1 > 0.5:
+            wait_for_clock_past(int(time.time()) * 1000 + 999)
         answered = httpx.post(
             f"{server.url}/api/review",
             json={"cardId": card_id, "ease": ease},
@@ -132,7 +137,7 @@ def test_a_device_with_fsrs_studies_on_in_the_web_app(server: AppServer, tmp_pat
             timeout=30,
         )
         assert answered.status_code == 200, answered.text
-        answer_in_anki(b, card_id, ease)
+        answer_in_anki(b, card_id, ease, at_millis=answered.json()["revlogId"])
 
     auth = a.sync_login("fsrs-learner", PASSWORD, server.url + "/")
     a.sync_collection(auth, sync_media=False)
